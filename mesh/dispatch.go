@@ -1,0 +1,142 @@
+package mesh
+
+import (
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// event is one membership change, queued for the hooks.
+type event struct {
+	peer   Peer
+	joined bool
+	why    LeaveReason
+}
+
+// dispatcher delivers events to the hooks from a goroutine of its own, one
+// at a time and in order. Its queue is unbounded, so the membership tracker
+// (and with it the server) never waits on a slow hook. It also keeps the
+// view Peers reports: an event is applied to the view just before its hook
+// runs, so Peers agrees with every hook while it runs.
+type dispatcher struct {
+	hooks options.Hooks
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	queue   []event
+	wake    chan struct{}
+	stopped bool
+	done    chan struct{}
+
+	viewMu  sync.RWMutex
+	view    map[string]Peer
+	changed chan struct{} // closed and replaced on every view change
+}
+
+func newDispatcher(h options.Hooks, log *slog.Logger) *dispatcher {
+	d := &dispatcher{
+		hooks:   h,
+		log:     log,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		view:    map[string]Peer{},
+		changed: make(chan struct{}),
+	}
+	go d.run()
+	return d
+}
+
+func (d *dispatcher) post(e event) {
+	d.mu.Lock()
+	if !d.stopped {
+		d.queue = append(d.queue, e)
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop makes the dispatcher exit once the hook running now (if any)
+// returns; queued events are dropped. It does not wait, so a hook may call
+// Shutdown.
+func (d *dispatcher) stop() {
+	d.mu.Lock()
+	d.stopped = true
+	d.queue = nil
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) run() {
+	defer close(d.done)
+	for {
+		d.mu.Lock()
+		if d.stopped {
+			d.mu.Unlock()
+			return
+		}
+		if len(d.queue) == 0 {
+			d.mu.Unlock()
+			<-d.wake
+			continue
+		}
+		e := d.queue[0]
+		d.queue[0] = event{}
+		d.queue = d.queue[1:]
+		d.mu.Unlock()
+		d.apply(e)
+		d.call(e)
+	}
+}
+
+func (d *dispatcher) apply(e event) {
+	d.viewMu.Lock()
+	if e.joined {
+		d.view[e.peer.ID] = e.peer
+	} else {
+		delete(d.view, e.peer.ID)
+	}
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.viewMu.Unlock()
+}
+
+func (d *dispatcher) call(e event) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.Error("natsmesh: hook panicked", "peer", e.peer.Name, "panic", r)
+		}
+	}()
+	switch {
+	case e.joined && d.hooks.PeerJoined != nil:
+		d.hooks.PeerJoined(e.peer)
+	case !e.joined && d.hooks.PeerLeft != nil:
+		d.hooks.PeerLeft(e.peer, e.why)
+	}
+}
+
+// peers returns the view, sorted by name then ID, and a channel closed at
+// the next change.
+func (d *dispatcher) peers() ([]Peer, <-chan struct{}) {
+	d.viewMu.RLock()
+	defer d.viewMu.RUnlock()
+	out := make([]Peer, 0, len(d.view))
+	for _, p := range d.view {
+		p.ClientURLs = append([]string(nil), p.ClientURLs...)
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, d.changed
+}

@@ -1,0 +1,82 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+)
+
+// levelTrace is below slog.LevelDebug: nats-server's protocol tracing.
+const levelTrace = slog.LevelDebug - 4
+
+// serverLog adapts nats-server's Logger interface to slog, tagging every
+// line with the node's name, and lets the node react to a few lines: route
+// connections opening and closing (a cue to re-read the routes) and fatal
+// errors while starting.
+type serverLog struct {
+	log     *slog.Logger
+	onRoute func() // a route connection was created or closed
+
+	mu     sync.Mutex
+	fatals []string
+}
+
+func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
+	if l == nil {
+		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute}
+}
+
+func (l *serverLog) enabled(level slog.Level) bool {
+	return l.log.Enabled(context.Background(), level)
+}
+
+func (l *serverLog) emit(level slog.Level, format string, v []any) {
+	if l.enabled(level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	}
+}
+
+// Noticef logs at slog.LevelInfo and watches for route connections.
+func (l *serverLog) Noticef(format string, v ...any) {
+	// Route (and gateway, leaf) closes are notices; client closes are debug.
+	if strings.Contains(format, "Route connection created") || strings.Contains(format, "connection closed") {
+		if l.onRoute != nil {
+			l.onRoute()
+		}
+	}
+	l.emit(slog.LevelInfo, format, v)
+}
+
+// Warnf logs at slog.LevelWarn.
+func (l *serverLog) Warnf(format string, v ...any) { l.emit(slog.LevelWarn, format, v) }
+
+// Errorf logs at slog.LevelError.
+func (l *serverLog) Errorf(format string, v ...any) { l.emit(slog.LevelError, format, v) }
+
+// Fatalf logs at slog.LevelError and records the failure; nats-server calls
+// it when a listener cannot bind, and Start turns it into an error.
+func (l *serverLog) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.mu.Lock()
+	l.fatals = append(l.fatals, msg)
+	l.mu.Unlock()
+	l.log.Error(msg, "fatal", true)
+}
+
+// Debugf logs at slog.LevelDebug.
+func (l *serverLog) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
+
+// Tracef logs below slog.LevelDebug.
+func (l *serverLog) Tracef(format string, v ...any) { l.emit(levelTrace, format, v) }
+
+// fatal returns the fatal errors logged so far, joined.
+func (l *serverLog) fatal() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.fatals, "; ")
+}

@@ -1,0 +1,112 @@
+// Package meshtest starts natsmesh clusters for tests: real nodes on
+// loopback with free ports, fully meshed before Start returns, shut down by
+// t.Cleanup.
+package meshtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// FormTimeout bounds how long Start waits for the mesh to form.
+const FormTimeout = 30 * time.Second
+
+// Option adjusts the options of node i (0 is the seed) before it starts.
+type Option func(i int, o *options.Options)
+
+// WithHooks gives node i the hooks returned by h(i).
+func WithHooks(h func(i int) options.Hooks) Option {
+	return func(i int, o *options.Options) { o.Hooks = h(i) }
+}
+
+// Cluster is a running mesh of nodes.
+type Cluster struct {
+	// Nodes are the nodes in start order; Nodes[0] is every other node's seed.
+	Nodes []*mesh.Node
+}
+
+// Name returns the name Start gives node i: "a", "b", ... then "n26", "n27"...
+func Name(i int) string {
+	if i < 26 {
+		return string(rune('a' + i))
+	}
+	return fmt.Sprintf("n%d", i)
+}
+
+// Start starts n nodes: node 0 first, then the others concurrently, each
+// given node 0's route URL as its seed. It returns once every node sees the
+// n-1 others, and registers a cleanup that shuts them all down. It fails
+// the test if a node cannot start or the mesh does not form within
+// FormTimeout.
+func Start(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	if n < 1 {
+		t.Fatalf("meshtest.Start: n=%d, want at least 1", n)
+	}
+	c := &Cluster{Nodes: make([]*mesh.Node, n)}
+	t.Cleanup(c.Shutdown)
+
+	build := func(i int, seed string) options.Options {
+		o := options.Options{Name: Name(i), Seed: seed}
+		for _, opt := range opts {
+			opt(i, &o)
+		}
+		return o
+	}
+	first, err := mesh.Start(build(0, ""))
+	if err != nil {
+		t.Fatalf("meshtest.Start: node %s: %v", Name(0), err)
+	}
+	c.Nodes[0] = first
+
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Nodes[i], errs[i] = mesh.Start(build(i, first.ClusterURL()))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("meshtest.Start: node %s: %v", Name(i), err)
+		}
+	}
+	if err := c.WaitFormed(FormTimeout); err != nil {
+		t.Fatalf("meshtest.Start: %v", err)
+	}
+	return c
+}
+
+// WaitFormed waits until every running node sees all the others.
+func (c *Cluster) WaitFormed(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, node := range c.Nodes {
+		if err := node.WaitForPeers(ctx, len(c.Nodes)-1); err != nil {
+			return fmt.Errorf("mesh of %d did not form: %w", len(c.Nodes), err)
+		}
+	}
+	return nil
+}
+
+// Shutdown shuts every node down, concurrently. Start registers it with
+// t.Cleanup; calling it earlier is safe.
+func (c *Cluster) Shutdown() {
+	var wg sync.WaitGroup
+	for _, node := range c.Nodes {
+		if node != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); node.Shutdown() }()
+		}
+	}
+	wg.Wait()
+}

@@ -1,0 +1,171 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// Node is one running mesh node. Its methods are safe for concurrent use.
+type Node struct {
+	opts  options.Normalized
+	creds credentials
+	srv   *server.Server
+	log   *serverLog
+
+	sys     *sysConn
+	watch   *infoWatch
+	disp    *dispatcher
+	tracker atomic.Pointer[tracker]
+
+	stopOnce  sync.Once
+	leaveOnce sync.Once
+	leaveErr  error
+	leaveDone chan struct{}
+	closed    chan struct{}
+}
+
+// Name returns the node's name, unique in its mesh.
+func (n *Node) Name() string { return n.srv.Name() }
+
+// ID returns the node's server ID, new at every start.
+func (n *Node) ID() string { return n.srv.ID() }
+
+// ClientURL returns the URL clients connect to, "nats://host:port".
+func (n *Node) ClientURL() string {
+	return listenURL(n.opts.Host, n.srv.Addr())
+}
+
+// ClusterURL returns the route URL other nodes use as their Seed.
+func (n *Node) ClusterURL() string {
+	return listenURL(n.opts.ClusterHost, n.srv.ClusterAddr())
+}
+
+func listenURL(host string, addr net.Addr) string {
+	port := 0
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Peers returns this node's current view of the other nodes, sorted by
+// name. The view moves with the membership hooks: while a hook runs, Peers
+// already includes the peer it reports joining and no longer includes the
+// one it reports leaving.
+func (n *Node) Peers() []Peer {
+	p, _ := n.disp.peers()
+	return p
+}
+
+// WaitForPeers returns nil once this node sees at least count peers, or
+// ctx's error, or ErrShutdown if the node shuts down first.
+func (n *Node) WaitForPeers(ctx context.Context, count int) error {
+	for {
+		peers, changed := n.disp.peers()
+		if len(peers) >= count {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-n.closed:
+			return ErrShutdown
+		case <-ctx.Done():
+			return fmt.Errorf("natsmesh: node %s has %d of %d peers: %w", n.Name(), len(peers), count, ctx.Err())
+		}
+	}
+}
+
+// Connect returns a nats.go connection to this node through an in-process
+// pipe, no socket. opts are passed to nats.Connect after
+// nats.InProcessServer. An in-process connection lives and dies with this
+// node: a client that must fail over to peers should dial ClientURL.
+func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	select {
+	case <-n.closed:
+		return nil, ErrShutdown
+	default:
+	}
+	all := append([]nats.Option{nats.InProcessServer(n.srv)}, opts...)
+	nc, err := nats.Connect("", all...)
+	if err != nil {
+		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
+	}
+	return nc, nil
+}
+
+// Leave leaves the mesh gracefully: the node enters lame-duck mode (stops
+// accepting clients and closes its clients a few at a time over
+// Options.LameDuckDuration, so they reconnect to peers), then shuts down.
+// Peers report it with the reason Left. If ctx ends first the node shuts
+// down at once and ctx's error is returned. Calling Leave again, or
+// concurrently with Shutdown, is safe.
+func (n *Node) Leave(ctx context.Context) error {
+	n.leaveOnce.Do(func() {
+		n.leaveDone = make(chan struct{})
+		n.stopRuntime()
+		ldm := make(chan struct{})
+		go func() {
+			defer close(ldm)
+			n.srv.LameDuckShutdown()
+		}()
+		select {
+		case <-ldm:
+		case <-ctx.Done():
+			n.leaveErr = fmt.Errorf("natsmesh: leave of %s cut short: %w", n.Name(), ctx.Err())
+			n.srv.Shutdown()
+			<-ldm
+		}
+		n.Shutdown()
+		close(n.leaveDone)
+	})
+	<-n.leaveDone
+	return n.leaveErr
+}
+
+// Shutdown stops the node at once. Peers still hear a goodbye and report
+// the node with the reason Left. Hooks queued but not yet called are
+// dropped. Calling it again, or concurrently with Leave, is safe.
+func (n *Node) Shutdown() {
+	n.stopRuntime()
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// stopRuntime stops the tracker (so this node's own shutdown is not
+// reported as its peers leaving), the hook dispatcher and the internal
+// connections.
+func (n *Node) stopRuntime() {
+	n.stopOnce.Do(func() {
+		close(n.closed)
+		if t := n.tracker.Load(); t != nil {
+			t.stop()
+		}
+		n.watch.close()
+		n.sys.close()
+		n.disp.stop()
+	})
+}
+
+// Server returns the embedded nats-server, for what this package does not
+// cover (monitoring structs, account setup). Shutting it down directly
+// skips the node's own cleanup: use Shutdown.
+func (n *Node) Server() *server.Server { return n.srv }
+
+// routeActivity is the log cue that a route connection opened or closed.
+func (n *Node) routeActivity() {
+	if t := n.tracker.Load(); t != nil {
+		t.routeActivity()
+	}
+}

@@ -1,0 +1,77 @@
+package mesh
+
+import (
+	"fmt"
+	"net/url"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// The library's own in-process connections authenticate to the system
+// account with an nkey made fresh for every node (its seed never leaves the
+// process). With only the system account configured, nats-server itself
+// makes every other client a no-auth user of the global account, as on a
+// stock nats-server without authorization.
+const (
+	internalConnName = "natsmesh-internal"
+)
+
+type credentials struct {
+	kp  nkeys.KeyPair
+	pub string
+}
+
+func newCredentials() (credentials, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
+	}
+	return credentials{kp: kp, pub: pub}, nil
+}
+
+// sign signs a server nonce, as nats.Nkey's callback does.
+func (c credentials) sign(nonce []byte) ([]byte, error) { return c.kp.Sign(nonce) }
+
+// serverOptions translates checked options into nats-server's.
+func serverOptions(n options.Normalized, creds credentials) *server.Options {
+	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+	o := &server.Options{
+		ServerName:          n.Name,
+		Host:                n.Host,
+		Port:                freeIfZero(n.Port),
+		NoSigs:              true,
+		NoLog:               false,
+		MaxPayload:          server.MAX_PAYLOAD_SIZE,
+		Accounts:            []*server.Account{sys},
+		SystemAccount:       server.DEFAULT_SYSTEM_ACCOUNT,
+		Nkeys:               []*server.NkeyUser{{Nkey: creds.pub, Account: sys}},
+		LameDuckDuration:    n.LameDuckDuration,
+		LameDuckGracePeriod: n.LameDuckDuration / 10,
+		Cluster: server.ClusterOpts{
+			Name:         n.Cluster,
+			Host:         n.ClusterHost,
+			Port:         freeIfZero(n.ClusterPort),
+			PingInterval: n.PingInterval,
+			MaxPingsOut:  n.MaxPingsOut,
+		},
+	}
+	o.Routes = make([]*url.URL, len(n.Seeds))
+	copy(o.Routes, n.Seeds)
+	return o
+}
+
+// freeIfZero maps our "0 is a free port" to nats-server's RANDOM_PORT
+// (nats-server reads 0 as its default port).
+func freeIfZero(p int) int {
+	if p == 0 {
+		return server.RANDOM_PORT
+	}
+	return p
+}

@@ -1,0 +1,132 @@
+package options
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/natsmesh/natsmesh/discovery"
+)
+
+// Normalized is a checked Options with every default filled in and every
+// address resolved. Package mesh starts nodes from it.
+type Normalized struct {
+	Options
+	// Seeds are Seed followed by ExtraSeeds, parsed.
+	Seeds []*url.URL
+}
+
+// Normalize checks every field and returns a copy with defaults applied and
+// go-sockaddr templates resolved. The first bad field is reported as a
+// *FieldError; several are joined with errors.Join.
+func (o Options) Normalize() (Normalized, error) {
+	var errs []error
+	n := Normalized{Options: o}
+	n.ExtraSeeds = append([]string(nil), o.ExtraSeeds...)
+
+	if n.Name == "" {
+		n.Name = "node-" + randomSuffix()
+	} else if err := checkToken(n.Name); err != nil {
+		errs = append(errs, &FieldError{Field: "Name", Value: o.Name, Err: err})
+	}
+	if n.Cluster == "" {
+		n.Cluster = DefaultCluster
+	} else if err := checkToken(n.Cluster); err != nil {
+		errs = append(errs, &FieldError{Field: "Cluster", Value: o.Cluster, Err: err})
+	}
+
+	if n.Host == "" {
+		n.Host = DefaultHost
+	}
+	host, err := discovery.ResolveHost(n.Host)
+	if err != nil {
+		errs = append(errs, &FieldError{Field: "Host", Value: o.Host, Err: err})
+	}
+	n.Host = host
+	if n.ClusterHost == "" {
+		n.ClusterHost = n.Host
+	} else if h, err := discovery.ResolveHost(n.ClusterHost); err != nil {
+		errs = append(errs, &FieldError{Field: "ClusterHost", Value: o.ClusterHost, Err: err})
+	} else {
+		n.ClusterHost = h
+	}
+
+	for _, p := range []struct {
+		field string
+		v     int
+	}{{"Port", o.Port}, {"ClusterPort", o.ClusterPort}} {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, fieldErr(p.field, p.v, "must be between 0 (a free port) and 65535"))
+		}
+	}
+
+	if o.Seed != "" {
+		u, err := discovery.ParseSeed(o.Seed)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: "Seed", Value: o.Seed, Err: err})
+		} else {
+			n.Seeds = append(n.Seeds, u)
+		}
+	}
+	for i, s := range o.ExtraSeeds {
+		u, err := discovery.ParseSeed(s)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: s, Err: err})
+			continue
+		}
+		n.Seeds = append(n.Seeds, u)
+	}
+
+	durations := []struct {
+		field string
+		v     *int64
+		def   int64
+	}{
+		{"PingInterval", (*int64)(&n.PingInterval), int64(DefaultPingInterval)},
+		{"LameDuckDuration", (*int64)(&n.LameDuckDuration), int64(DefaultLameDuckDuration)},
+		{"ReadyTimeout", (*int64)(&n.ReadyTimeout), int64(DefaultReadyTimeout)},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.v < 0:
+			errs = append(errs, fieldErr(d.field, *d.v, "must not be negative (0 means the default)"))
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	switch {
+	case n.MaxPingsOut < 0:
+		errs = append(errs, fieldErr("MaxPingsOut", n.MaxPingsOut, "must not be negative (0 means the default)"))
+	case n.MaxPingsOut == 0:
+		n.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if len(errs) > 0 {
+		return Normalized{}, errors.Join(errs...)
+	}
+	return n, nil
+}
+
+// checkToken refuses what nats-server refuses in server and cluster names.
+func checkToken(s string) error {
+	if strings.ContainsAny(s, " \t\r\n") {
+		return errors.New("must not contain spaces")
+	}
+	for _, r := range s {
+		if r < 0x21 || r == 0x7f {
+			return fmt.Errorf("must not contain control character %q", r)
+		}
+	}
+	return nil
+}
+
+func randomSuffix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

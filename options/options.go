@@ -1,0 +1,90 @@
+// Package options holds what a natsmesh user configures: the node's
+// addresses, its seed, failure-detection timings, logging and the hooks
+// through which the application hears about the mesh.
+//
+// The zero Options is a valid node: loopback, free ports, a generated name,
+// no seed (it starts a mesh of its own). Package mesh consumes these values;
+// Validate and FromArgs are exported so programs can check input early.
+package options
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultCluster is the cluster name used when Options.Cluster is empty.
+// Nodes only form routes with nodes of the same cluster name.
+const DefaultCluster = "natsmesh"
+
+// Defaults applied by Normalize to zero-valued fields.
+const (
+	DefaultHost             = "127.0.0.1"
+	DefaultReadyTimeout     = 10 * time.Second
+	DefaultPingInterval     = time.Second
+	DefaultMaxPingsOut      = 2
+	DefaultLameDuckDuration = 2 * time.Second
+)
+
+// Options configures one mesh node. Every field's zero value is usable.
+type Options struct {
+	// Name identifies the node in its mesh and must be unique there.
+	// "" generates one ("node-" and random characters).
+	Name string
+
+	// Cluster is the cluster name; only nodes with the same name mesh.
+	// "" means DefaultCluster.
+	Cluster string
+
+	// Host is the address the client listener binds to: an IP, a host name
+	// or a go-sockaddr template such as `{{ GetPrivateIP }}`.
+	// "" means 127.0.0.1 (loopback).
+	Host string
+
+	// Port is the client port. 0 picks a free port.
+	Port int
+
+	// ClusterHost is the address the route listener binds to, in the same
+	// forms as Host. "" means the same as Host.
+	ClusterHost string
+
+	// ClusterPort is the route port other nodes seed from. 0 picks a free port.
+	ClusterPort int
+
+	// Seed is one route URL ("nats://host:port", scheme nats or nats-route)
+	// of any node of the mesh to join. "" makes this node the first of a new
+	// mesh. The seed need not be up when Start is called: the node keeps
+	// trying it.
+	Seed string
+
+	// ExtraSeeds are further route URLs tried alongside Seed, as nats-server
+	// does with every URL of -routes. Usually empty: one seed is enough for
+	// the node to learn the whole mesh.
+	ExtraSeeds []string
+
+	// PingInterval is how often a route is pinged when idle; a peer that
+	// misses MaxPingsOut pings in a row is dropped and reported lost.
+	// 0 means DefaultPingInterval (1s): a silent peer is noticed in about
+	// PingInterval*(MaxPingsOut+1).
+	PingInterval time.Duration
+
+	// MaxPingsOut is the number of unanswered route pings tolerated.
+	// 0 means DefaultMaxPingsOut (2).
+	MaxPingsOut int
+
+	// LameDuckDuration bounds how long Leave spreads the closing of this
+	// node's clients, so they reconnect to peers a few at a time.
+	// 0 means DefaultLameDuckDuration (2s).
+	LameDuckDuration time.Duration
+
+	// ReadyTimeout bounds how long Start waits for the listeners.
+	// 0 means DefaultReadyTimeout (10s).
+	ReadyTimeout time.Duration
+
+	// Logger receives nats-server's log lines at matching levels, with the
+	// node's name as the attribute "node". nil logs warnings and errors to
+	// standard error.
+	Logger *slog.Logger
+
+	// Hooks are the application's callbacks; nil fields are not called.
+	Hooks Hooks
+}
