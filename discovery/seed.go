@@ -16,8 +16,11 @@ var ErrSeed = errors.New("bad seed URL")
 // nats://host:port or nats-route://host:port, optionally with user:password.
 // A client URL cannot be told apart from a route URL by its form; pointing a
 // seed at a client port is reported later, by the server's log.
+//
+// Error messages show the URL with any password masked.
 func ParseSeed(raw string) (*url.URL, error) {
 	s := strings.TrimSpace(raw)
+	raw = Redact(raw)
 	// Without "://", url.Parse reads "host:4248" as scheme "host" and
 	// refuses "10.0.0.5:4248" outright; say what is actually missing.
 	if !strings.Contains(s, "://") {
@@ -48,4 +51,16 @@ func ParseSeed(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w %q: unexpected path, query or fragment", ErrSeed, raw)
 	}
 	return u, nil
+}
+
+// Redact returns a URL for messages: any password is replaced by "xxxxx".
+// Text that does not parse as a URL loses everything before an "@".
+func Redact(raw string) string {
+	if u, err := url.Parse(strings.TrimSpace(raw)); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		return "xxxxx" + raw[i:]
+	}
+	return raw
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -17,18 +18,23 @@ const levelTrace = slog.LevelDebug - 4
 // connections opening and closing (a cue to re-read the routes) and fatal
 // errors while starting.
 type serverLog struct {
-	log     *slog.Logger
-	onRoute func() // a route connection was created or closed
+	log       *slog.Logger
+	onRoute   func()   // a route connection was created or closed
+	seedPorts []string // ":port:" of each seed, to recognise dials to them
 
 	mu     sync.Mutex
 	fatals []string
 }
 
-func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
+func newServerLog(l *slog.Logger, name string, seeds []*url.URL, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute}
+	sl := &serverLog{log: l.With("node", name), onRoute: onRoute}
+	for _, u := range seeds {
+		sl.seedPorts = append(sl.seedPorts, ":"+u.Port()+":")
+	}
+	return sl
 }
 
 func (l *serverLog) enabled(level slog.Level) bool {
@@ -55,8 +61,31 @@ func (l *serverLog) Noticef(format string, v ...any) {
 // Warnf logs at slog.LevelWarn.
 func (l *serverLog) Warnf(format string, v ...any) { l.emit(slog.LevelWarn, format, v) }
 
-// Errorf logs at slog.LevelError.
-func (l *serverLog) Errorf(format string, v ...any) { l.emit(slog.LevelError, format, v) }
+// Errorf logs at slog.LevelError, except two errors that only restate a
+// membership change, which PeerLeft reports: a failed write on a route to a
+// peer that just went away, and a failed redial of a gossiped (not seed)
+// route to it. Those are logged at slog.LevelInfo.
+func (l *serverLog) Errorf(format string, v ...any) {
+	level := slog.LevelError
+	switch {
+	case strings.Contains(format, "rid:") && strings.Contains(format, "Error flushing"):
+		level = slog.LevelInfo
+	case strings.HasPrefix(format, "Error trying to connect to route"):
+		if !l.aboutSeed(fmt.Sprint(v...)) {
+			level = slog.LevelInfo
+		}
+	}
+	l.emit(level, format, v)
+}
+
+func (l *serverLog) aboutSeed(msg string) bool {
+	for _, p := range l.seedPorts {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Fatalf logs at slog.LevelError and records the failure; nats-server calls
 // it when a listener cannot bind, and Start turns it into an error.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -167,5 +168,27 @@ func (n *Node) Server() *server.Server { return n.srv }
 func (n *Node) routeActivity() {
 	if t := n.tracker.Load(); t != nil {
 		t.routeActivity()
+	}
+}
+
+// WaitForInterest returns once this node knows of at least one subscriber
+// (its own client's or a peer's) whose subscription matches subject in the
+// global account, or ctx's error. Interest crosses routes asynchronously: a
+// client that subscribes on one node and flushes can still miss a message
+// published on another node an instant later. Wait for interest first.
+func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
+	wait := 50 * time.Microsecond
+	for {
+		if n.srv.GlobalAccount().Interest(subject) > 0 {
+			return nil
+		}
+		select {
+		case <-n.closed:
+			return ErrShutdown
+		case <-ctx.Done():
+			return fmt.Errorf("natsmesh: node %s knows no subscriber of %q: %w", n.Name(), subject, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Millisecond)
 	}
 }

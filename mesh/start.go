@@ -42,7 +42,7 @@ func Start(o options.Options) (*Node, error) {
 	}
 	// The tracker does not exist yet when the first route lines are
 	// logged; routeActivity is a no-op until it does.
-	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
+	sl := newServerLog(n.Logger, n.Name, n.Seeds, node.routeActivity)
 	srv.SetLoggerV2(sl, sl.enabled(slog.LevelDebug), sl.enabled(levelTrace), false)
 	node.srv, node.log = srv, sl
 

@@ -3,6 +3,7 @@ package options
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrInvalid is matched (with errors.Is) by every error that reports a bad
@@ -21,8 +22,13 @@ type FieldError struct {
 }
 
 // Error returns e.g. `invalid option Port=-3: must be between 0 and 65535`.
+// Strings are quoted; durations are written as such, e.g. `PingInterval=-1s`.
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%v %s=%#v: %v", ErrInvalid, e.Field, e.Value, e.Err)
+	v := fmt.Sprintf("%#v", e.Value)
+	if d, ok := e.Value.(time.Duration); ok {
+		v = d.String()
+	}
+	return fmt.Sprintf("%v %s=%s: %v", ErrInvalid, e.Field, v, e.Err)
 }
 
 // Unwrap returns ErrInvalid and the underlying error.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/natsmesh/natsmesh/discovery"
 )
@@ -20,7 +21,8 @@ type Normalized struct {
 
 // Normalize checks every field and returns a copy with defaults applied and
 // go-sockaddr templates resolved. The first bad field is reported as a
-// *FieldError; several are joined with errors.Join.
+// *FieldError; several are joined with errors.Join. Either way errors.As
+// finds a *FieldError and errors.Is matches ErrInvalid.
 func (o Options) Normalize() (Normalized, error) {
 	var errs []error
 	n := Normalized{Options: o}
@@ -65,7 +67,7 @@ func (o Options) Normalize() (Normalized, error) {
 	if o.Seed != "" {
 		u, err := discovery.ParseSeed(o.Seed)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: "Seed", Value: o.Seed, Err: err})
+			errs = append(errs, &FieldError{Field: "Seed", Value: discovery.Redact(o.Seed), Err: err})
 		} else {
 			n.Seeds = append(n.Seeds, u)
 		}
@@ -73,7 +75,7 @@ func (o Options) Normalize() (Normalized, error) {
 	for i, s := range o.ExtraSeeds {
 		u, err := discovery.ParseSeed(s)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: s, Err: err})
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: discovery.Redact(s), Err: err})
 			continue
 		}
 		n.Seeds = append(n.Seeds, u)
@@ -91,7 +93,7 @@ func (o Options) Normalize() (Normalized, error) {
 	for _, d := range durations {
 		switch {
 		case *d.v < 0:
-			errs = append(errs, fieldErr(d.field, *d.v, "must not be negative (0 means the default)"))
+			errs = append(errs, fieldErr(d.field, time.Duration(*d.v), "must not be negative (0 means the default)"))
 		case *d.v == 0:
 			*d.v = d.def
 		}
@@ -102,7 +104,10 @@ func (o Options) Normalize() (Normalized, error) {
 	case n.MaxPingsOut == 0:
 		n.MaxPingsOut = DefaultMaxPingsOut
 	}
-	if len(errs) > 0 {
+	if len(errs) == 1 {
+		return Normalized{}, errs[0]
+	}
+	if len(errs) > 1 {
 		return Normalized{}, errors.Join(errs...)
 	}
 	return n, nil

@@ -4,7 +4,7 @@
 //
 // The zero Options is a valid node: loopback, free ports, a generated name,
 // no seed (it starts a mesh of its own). Package mesh consumes these values;
-// Validate and FromArgs are exported so programs can check input early.
+// Normalize and FromArgs are exported so programs can check input early.
 package options
 
 import (

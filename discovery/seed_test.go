@@ -1,0 +1,80 @@
+package discovery_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/discovery"
+)
+
+func TestParseSeed(t *testing.T) {
+	tests := []struct {
+		name     string
+		raw      string
+		scheme   string
+		host     string // u.Host, host:port
+		user     string
+		password string
+	}{
+		{name: "nats", raw: "nats://localhost:4248", scheme: "nats", host: "localhost:4248"},
+		{name: "nats-route", raw: "nats-route://10.0.0.5:4248", scheme: "nats-route", host: "10.0.0.5:4248"},
+		{name: "IPv6", raw: "nats://[::1]:4248", scheme: "nats", host: "[::1]:4248"},
+		{name: "user and password", raw: "nats://ruser:T0pS3cr3t@localhost:4248", scheme: "nats", host: "localhost:4248", user: "ruser", password: "T0pS3cr3t"},
+		{name: "user only", raw: "nats://ruser@localhost:4248", scheme: "nats", host: "localhost:4248", user: "ruser"},
+		{name: "trailing slash", raw: "nats://localhost:4248/", scheme: "nats", host: "localhost:4248"},
+		{name: "spaces around", raw: "  nats://localhost:4248 ", scheme: "nats", host: "localhost:4248"},
+		{name: "scheme in capitals", raw: "NATS://localhost:4248", scheme: "nats", host: "localhost:4248"},
+		{name: "port 1", raw: "nats://h:1", scheme: "nats", host: "h:1"},
+		{name: "port 65535", raw: "nats://h:65535", scheme: "nats", host: "h:65535"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := discovery.ParseSeed(tt.raw)
+			require.NoError(t, err)
+			assert.Equal(t, tt.scheme, u.Scheme)
+			assert.Equal(t, tt.host, u.Host)
+			assert.Equal(t, tt.user, u.User.Username())
+			pass, _ := u.User.Password()
+			assert.Equal(t, tt.password, pass)
+		})
+	}
+}
+
+func TestParseSeedErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		wantMsg string // the message contains it, besides the URL
+	}{
+		{name: "empty", raw: "", wantMsg: "no scheme"},
+		{name: "no scheme, host name", raw: "localhost:4248", wantMsg: "no scheme"},
+		{name: "no scheme, IP", raw: "10.0.0.5:4248", wantMsg: "no scheme"},
+		{name: "no scheme, IPv6", raw: "[::1]:4248", wantMsg: "no scheme"},
+		{name: "empty scheme", raw: "://localhost:4248", wantMsg: "missing protocol scheme"},
+		{name: "scheme http", raw: "http://localhost:4248", wantMsg: `scheme "http", want nats or nats-route`},
+		{name: "scheme tls", raw: "tls://localhost:4248", wantMsg: `scheme "tls"`},
+		{name: "missing port", raw: "nats://localhost", wantMsg: "missing port"},
+		{name: "empty port", raw: "nats://localhost:", wantMsg: `port ""`},
+		{name: "port 0", raw: "nats://localhost:0", wantMsg: `port "0", want 1-65535`},
+		{name: "port 65536", raw: "nats://localhost:65536", wantMsg: `port "65536"`},
+		{name: "port -1", raw: "nats://localhost:-1", wantMsg: "invalid port"},
+		{name: "port not a number", raw: "nats://localhost:abc", wantMsg: "invalid port"},
+		{name: "no host", raw: "nats://:4248", wantMsg: "no host"},
+		{name: "path", raw: "nats://localhost:4248/routes", wantMsg: "path"},
+		{name: "query", raw: "nats://localhost:4248?x=1", wantMsg: "query"},
+		{name: "fragment", raw: "nats://localhost:4248#x", wantMsg: "fragment"},
+		{name: "two URLs", raw: "nats://a:1,nats://b:2", wantMsg: "port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := discovery.ParseSeed(tt.raw)
+			require.Error(t, err)
+			assert.Nil(t, u)
+			assert.ErrorIs(t, err, discovery.ErrSeed)
+			assert.Contains(t, err.Error(), tt.wantMsg)
+			assert.Contains(t, err.Error(), `"`+tt.raw+`"`)
+		})
+	}
+}
