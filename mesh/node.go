@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/natsmesh/natsmesh/options"
 )
+
+const internalGoneTimeout = 250 * time.Millisecond
 
 // Node is one running mesh node. Its methods are safe for concurrent use.
 type Node struct {
@@ -116,6 +119,9 @@ func (n *Node) Leave(ctx context.Context) error {
 	n.leaveOnce.Do(func() {
 		n.leaveDone = make(chan struct{})
 		n.stopRuntime()
+		// Lame duck spreads client closes over its duration; make sure
+		// the node's own connections are gone and not counted.
+		n.waitInternalGone(ctx)
 		ldm := make(chan struct{})
 		go func() {
 			defer close(ldm)
@@ -133,6 +139,26 @@ func (n *Node) Leave(ctx context.Context) error {
 	})
 	<-n.leaveDone
 	return n.leaveErr
+}
+
+// waitInternalGone waits, briefly, until the server has removed the node's
+// own in-process connections.
+func (n *Node) waitInternalGone(ctx context.Context) {
+	deadline := time.Now().Add(internalGoneTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20})
+		if err != nil {
+			return
+		}
+		internal := false
+		for _, c := range cz.Conns {
+			internal = internal || strings.HasPrefix(c.Name, internalConnName)
+		}
+		if !internal {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 // Shutdown stops the node at once. Peers still hear a goodbye and report

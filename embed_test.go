@@ -1,0 +1,527 @@
+package natsmesh_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/mesh/meshtest"
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// TestFormation: nodes given only the first node's route URL become a full
+// mesh, and each lists every other node once, with its addresses.
+func TestFormation(t *testing.T) {
+	tests := []struct {
+		name  string
+		nodes int
+		opts  func(t *testing.T, i int) options.Options
+	}{
+		{"zero options but the seed", 3, func(*testing.T, int) options.Options { return options.Options{} }},
+		{"named, free ports", 3, func(_ *testing.T, i int) options.Options {
+			return options.Options{Name: meshtest.Name(i), Cluster: "orders"}
+		}},
+		{"fixed ports", 3, func(t *testing.T, i int) options.Options {
+			return options.Options{Name: meshtest.Name(i), Port: freePort(t), ClusterPort: freePort(t)}
+		}},
+		{"five nodes", 5, func(_ *testing.T, i int) options.Options {
+			return options.Options{Name: meshtest.Name(i)}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var nodes []*mesh.Node
+			for i := range tt.nodes {
+				o := tt.opts(t, i)
+				if i > 0 {
+					o.Seed = nodes[0].ClusterURL()
+				}
+				n, _ := startNode(t, o)
+				nodes = append(nodes, n)
+			}
+			for _, n := range nodes {
+				require.NoError(t, n.WaitForPeers(ctxFor(t), tt.nodes-1))
+			}
+			for _, n := range nodes {
+				peers := n.Peers()
+				require.Len(t, peers, tt.nodes-1, "peers of %s", n.Name())
+				seen := map[string]bool{}
+				for _, p := range peers {
+					assert.False(t, seen[p.ID], "%s listed twice by %s", p.Name, n.Name())
+					seen[p.ID] = true
+					assert.NotEqual(t, n.ID(), p.ID, "%s lists itself", n.Name())
+					other := byID(nodes, p.ID)
+					require.NotNil(t, other, "%s lists unknown peer %s", n.Name(), p)
+					assert.Equal(t, other.Name(), p.Name)
+					assert.Equal(t, other.ClusterURL(), p.ClusterURL)
+					assert.Equal(t, []string{other.ClientURL()}, p.ClientURLs)
+				}
+			}
+		})
+	}
+}
+
+func byID(nodes []*mesh.Node, id string) *mesh.Node {
+	for _, n := range nodes {
+		if n.ID() == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// TestZeroOptions: the zero Options is a working node on loopback.
+func TestZeroOptions(t *testing.T) {
+	n, err := mesh.Start(options.Options{})
+	require.NoError(t, err)
+	defer n.Shutdown()
+	assert.True(t, strings.HasPrefix(n.Name(), "node-"), n.Name())
+	assert.True(t, strings.HasPrefix(n.ClientURL(), "nats://127.0.0.1:"), n.ClientURL())
+	assert.True(t, strings.HasPrefix(n.ClusterURL(), "nats://127.0.0.1:"), n.ClusterURL())
+	nc, err := nats.Connect(n.ClientURL())
+	require.NoError(t, err)
+	nc.Close()
+}
+
+// TestMessagesAcrossNodes: a subscriber on one node receives what a client
+// of another node publishes, in every direction, over TCP and in process.
+func TestMessagesAcrossNodes(t *testing.T) {
+	c := meshtest.Start(t, 3)
+	tcp := func(n *mesh.Node) (*nats.Conn, error) { return nats.Connect(n.ClientURL()) }
+	inproc := func(n *mesh.Node) (*nats.Conn, error) { return n.Connect() }
+	tests := []struct {
+		name     string
+		pub, sub int
+		dial     func(*mesh.Node) (*nats.Conn, error)
+	}{
+		{"a to b over tcp", 0, 1, tcp},
+		{"b to a over tcp", 1, 0, tcp},
+		{"b to c over tcp", 1, 2, tcp},
+		{"c to b in process", 2, 1, inproc},
+		{"a to c in process", 0, 2, inproc},
+		{"c to a in process", 2, 0, inproc},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			subject := fmt.Sprintf("across.%d", i)
+			sub, err := tt.dial(c.Nodes[tt.sub])
+			require.NoError(t, err)
+			defer sub.Close()
+			got, err := sub.SubscribeSync(subject)
+			require.NoError(t, err)
+			require.NoError(t, sub.Flush())
+			require.NoError(t, c.Nodes[tt.pub].WaitForInterest(ctxFor(t), subject))
+
+			pub, err := tt.dial(c.Nodes[tt.pub])
+			require.NoError(t, err)
+			defer pub.Close()
+			require.NoError(t, pub.Publish(subject, []byte("hello")))
+			m, err := got.NextMsg(waitTimeout)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", string(m.Data))
+
+			// Request/reply crosses back the other way.
+			_, err = sub.Subscribe(subject+".echo", func(m *nats.Msg) { _ = m.Respond(m.Data) })
+			require.NoError(t, err)
+			require.NoError(t, sub.Flush())
+			require.NoError(t, c.Nodes[tt.pub].WaitForInterest(ctxFor(t), subject+".echo"))
+			reply, err := pub.Request(subject+".echo", []byte("ping"), waitTimeout)
+			require.NoError(t, err)
+			assert.Equal(t, "ping", string(reply.Data))
+		})
+	}
+}
+
+// TestOneHopForwarding: a server forwards its clients' messages to its
+// direct route peers only; a peer delivers them to its own clients and does
+// not pass them on. So every subscriber gets each message exactly once, and
+// the route between the two receiving nodes carries none of them.
+func TestOneHopForwarding(t *testing.T) {
+	c := meshtest.Start(t, 3)
+	a, b, cc := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	const n = 200
+	subs := map[string]*nats.Subscription{}
+	for _, node := range []*mesh.Node{b, cc} {
+		nc, err := nats.Connect(node.ClientURL())
+		require.NoError(t, err)
+		defer nc.Close()
+		s, err := nc.SubscribeSync("hop")
+		require.NoError(t, err)
+		require.NoError(t, s.SetPendingLimits(-1, -1))
+		require.NoError(t, nc.Flush())
+		subs[node.Name()] = s
+	}
+	eventually(t, "a to know both subscribers", func() bool {
+		return a.Server().GlobalAccount().Interest("hop") >= 2
+	})
+
+	before := routeMsgs(t, b, cc.ID())
+	pub, err := a.Connect()
+	require.NoError(t, err)
+	defer pub.Close()
+	for i := range n {
+		require.NoError(t, pub.Publish("hop", []byte(strconv.Itoa(i))))
+	}
+	require.NoError(t, pub.Flush())
+
+	for name, s := range subs {
+		for i := range n {
+			m, err := s.NextMsg(waitTimeout)
+			require.NoError(t, err, "%s message %d", name, i)
+			assert.Equal(t, strconv.Itoa(i), string(m.Data), "%s: order", name)
+		}
+		_, err := s.NextMsg(50 * time.Millisecond)
+		assert.ErrorIs(t, err, nats.ErrTimeout, "%s received a duplicate", name)
+	}
+	after := routeMsgs(t, b, cc.ID())
+	// The b-c route carries only the system account's own chatter.
+	assert.Less(t, after-before, int64(n/2), "b forwarded a's messages to c")
+}
+
+// routeMsgs returns how many messages node sent on its routes to peer id.
+func routeMsgs(t *testing.T, node *mesh.Node, id string) int64 {
+	t.Helper()
+	rz, err := node.Server().Routez(nil)
+	require.NoError(t, err)
+	var out int64
+	for _, r := range rz.Routes {
+		if r.RemoteID == id {
+			out += r.OutMsgs
+		}
+	}
+	return out
+}
+
+// TestHooksExactlyOnce: every node reports each peer joining once, however
+// many pooled route connections it has, and Peers agrees with each hook.
+func TestHooksExactlyOnce(t *testing.T) {
+	nodes, recs := startTrio(t)
+	rz, err := nodes[0].Server().Routez(nil)
+	require.NoError(t, err)
+	require.Greater(t, len(rz.Routes), 2, "expected pooled routes (several connections per peer)")
+
+	// Shutting c down is a barrier: events are delivered in order, so a
+	// late duplicate join would show up before c's leave.
+	nodes[2].Shutdown()
+	for i, want := range [][]string{{"+b", "+c", "-c:left"}, {"+a", "+c", "-c:left"}} {
+		recs[i].waitEvent(t, "-c:left")
+		got := recs[i].snapshot()
+		assert.ElementsMatch(t, want, got, "events of %s", nodes[i].Name())
+		assert.Equal(t, "-c:left", got[len(got)-1], "events of %s", nodes[i].Name())
+		assert.Empty(t, recs[i].violations, "Peers() disagreed with a hook on %s", nodes[i].Name())
+	}
+}
+
+// TestLeaveReasons: a peer that says goodbye is reported Left, one whose
+// process dies without one is reported Lost.
+func TestLeaveReasons(t *testing.T) {
+	tests := []struct {
+		name string
+		want mesh.LeaveReason
+		// start starts the leaving node seeded from seed; stop stops it.
+		start func(t *testing.T, seed string) (stop func())
+	}{
+		{"Shutdown", mesh.Left, func(t *testing.T, seed string) func() {
+			n, _ := startNode(t, options.Options{Name: "x", Seed: seed})
+			return n.Shutdown
+		}},
+		{"Leave", mesh.Left, func(t *testing.T, seed string) func() {
+			n, _ := startNode(t, options.Options{Name: "x", Seed: seed, LameDuckDuration: 200 * time.Millisecond})
+			return func() { require.NoError(t, n.Leave(ctxFor(t))) }
+		}},
+		{"process SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
+			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+			return func() {
+				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+				require.NoError(t, p.wait(t), "node should exit 0 after a graceful leave")
+			}
+		}},
+		{"process SIGKILL", mesh.Lost, func(t *testing.T, seed string) func() {
+			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+			return func() {
+				require.NoError(t, p.cmd.Process.Kill())
+				_ = p.wait(t)
+			}
+		}},
+		{"stock nats-server SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
+			p := startProcess(t, binary(t, "nats-server"), "-n", "x", "-a", "127.0.0.1", "-p", "-1",
+				"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+			return func() {
+				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+				_ = p.wait(t)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, ra := startNode(t, options.Options{Name: "a"})
+			b, rb := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
+			stop := tt.start(t, a.ClusterURL())
+			ra.waitEvent(t, "+x")
+			rb.waitEvent(t, "+x") // b learned x from a: a full mesh
+			stop()
+			want := "-x:" + tt.want.String()
+			ra.waitEvent(t, want)
+			rb.waitEvent(t, want)
+			for _, r := range []*recorder{ra, rb} {
+				assert.Equal(t, []string{"+b", "+x", want}[1:], without(r.snapshot(), "+b", "+a"))
+			}
+			assert.Len(t, a.Peers(), 1)
+			assert.Len(t, b.Peers(), 1)
+		})
+	}
+}
+
+func without(events []string, drop ...string) []string {
+	var out []string
+	for _, e := range events {
+		keep := true
+		for _, d := range drop {
+			keep = keep && e != d
+		}
+		if keep {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestLeaveMovesClients: a client of a node that leaves ends up on a peer
+// and keeps receiving.
+func TestLeaveMovesClients(t *testing.T) {
+	nodes, _ := startTrio(t)
+	a, c := nodes[0], nodes[2]
+	reconnected := make(chan string, 1)
+	sub, err := nats.Connect(c.ClientURL(), nats.ReconnectWait(20*time.Millisecond),
+		nats.ReconnectHandler(func(nc *nats.Conn) { reconnected <- nc.ConnectedServerName() }))
+	require.NoError(t, err)
+	defer sub.Close()
+	s, err := sub.SubscribeSync("moves")
+	require.NoError(t, err)
+	require.NoError(t, sub.Flush())
+	require.Equal(t, "c", sub.ConnectedServerName())
+
+	require.NoError(t, c.Leave(ctxFor(t)))
+	select {
+	case server := <-reconnected:
+		assert.Contains(t, []string{"a", "b"}, server)
+	case <-time.After(waitTimeout):
+		t.Fatal("subscriber did not move to a peer")
+	}
+	require.NoError(t, sub.Flush())
+	require.NoError(t, a.WaitForInterest(ctxFor(t), "moves"))
+	pub, err := a.Connect()
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.Publish("moves", []byte("after")))
+	m, err := s.NextMsg(waitTimeout)
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(m.Data))
+}
+
+// TestRestartRejoins: a node restarted with the same name and ports is a
+// new peer (new ID): reported leaving, then joining again, once each.
+func TestRestartRejoins(t *testing.T) {
+	nodes, recs := startTrio(t)
+	a, c := nodes[0], nodes[2]
+	oldID := c.ID()
+	port, cport := mustPort(t, c.ClientURL()), mustPort(t, c.ClusterURL())
+	c.Shutdown()
+	recs[0].waitEvent(t, "-c:left")
+
+	c2, _ := startNode(t, options.Options{Name: "c", Port: port, ClusterPort: cport, Seed: a.ClusterURL()})
+	require.NotEqual(t, oldID, c2.ID())
+	require.NoError(t, c2.WaitForPeers(ctxFor(t), 2))
+	for i := range 2 {
+		eventually(t, "c to rejoin", func() bool { return len(recs[i].snapshot()) == 4 })
+		got := recs[i].snapshot()
+		assert.Equal(t, []string{"-c:left", "+c"}, got[2:], "events of %s", nodes[i].Name())
+		recs[i].mu.Lock()
+		assert.Equal(t, []string{oldID, c2.ID()}, recs[i].ids[2:])
+		recs[i].mu.Unlock()
+		assert.Empty(t, recs[i].violations)
+	}
+}
+
+func mustPort(t *testing.T, u string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	return port
+}
+
+// TestSlowHook: a hook that blocks delays the hooks after it, never the
+// server: the mesh forms and messages flow while it blocks.
+func TestSlowHook(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	joined := make(chan string, 10)
+	a, err := mesh.Start(options.Options{Name: "a", Hooks: options.Hooks{
+		PeerJoined: func(p mesh.Peer) {
+			once.Do(func() { <-release })
+			joined <- p.Name
+		},
+	}})
+	require.NoError(t, err)
+	defer a.Shutdown()
+	b, _ := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
+	c, _ := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL()})
+	require.NoError(t, b.WaitForPeers(ctxFor(t), 2))
+	require.NoError(t, c.WaitForPeers(ctxFor(t), 2))
+
+	// Messages cross a while its first hook blocks.
+	sub, err := a.Connect()
+	require.NoError(t, err)
+	defer sub.Close()
+	s, err := sub.SubscribeSync("slow")
+	require.NoError(t, err)
+	require.NoError(t, sub.Flush())
+	require.NoError(t, b.WaitForInterest(ctxFor(t), "slow"))
+	pub, err := b.Connect()
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.Publish("slow", []byte("x")))
+	_, err = s.NextMsg(waitTimeout)
+	require.NoError(t, err)
+	assert.Empty(t, joined, "no hook may run while the first one blocks")
+
+	close(release)
+	var got []string
+	for range 2 {
+		select {
+		case name := <-joined:
+			got = append(got, name)
+		case <-time.After(waitTimeout):
+			t.Fatal("hooks did not resume")
+		}
+	}
+	assert.ElementsMatch(t, []string{"b", "c"}, got)
+}
+
+// TestLeaveAndShutdownConcurrently: both are idempotent and safe together.
+func TestLeaveAndShutdownConcurrently(t *testing.T) {
+	check := noGoroutineLeak(t)
+	a, err := mesh.Start(options.Options{LameDuckDuration: 100 * time.Millisecond})
+	require.NoError(t, err)
+	b, err := mesh.Start(options.Options{Seed: a.ClusterURL(), LameDuckDuration: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, n := range []*mesh.Node{a, b} {
+				if i%2 == 0 {
+					_ = n.Leave(context.Background())
+				} else {
+					n.Shutdown()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_, err = a.Connect()
+	assert.ErrorIs(t, err, mesh.ErrShutdown)
+	assert.ErrorIs(t, a.WaitForPeers(context.Background(), 5), mesh.ErrShutdown)
+	check()
+}
+
+// TestBadInput: Start refuses bad options with an error naming the field
+// and the value, panics on nothing, and leaves nothing running.
+func TestBadInput(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+
+	tests := []struct {
+		name    string
+		opts    options.Options
+		invalid bool     // matches options.ErrInvalid
+		want    []string // substrings of the message
+	}{
+		{"seed without scheme", options.Options{Seed: "localhost:4248"}, true, []string{"Seed", "localhost:4248", "scheme"}},
+		{"seed with http scheme", options.Options{Seed: "http://localhost:4248"}, true, []string{"Seed", "http"}},
+		{"seed without port", options.Options{Seed: "nats://localhost"}, true, []string{"Seed", "nats://localhost"}},
+		{"seed password is masked", options.Options{Seed: "nats://u:secret@localhost"}, true, []string{"Seed", "xxxxx"}},
+		{"extra seed", options.Options{ExtraSeeds: []string{"nats://ok:1", "bad"}}, true, []string{"ExtraSeeds[1]", "bad"}},
+		{"negative port", options.Options{Port: -3}, true, []string{"Port", "-3"}},
+		{"port above 65535", options.Options{Port: 70000}, true, []string{"Port", "70000"}},
+		{"negative cluster port", options.Options{ClusterPort: -1}, true, []string{"ClusterPort", "-1"}},
+		{"cluster port above 65535", options.Options{ClusterPort: 65536}, true, []string{"ClusterPort", "65536"}},
+		{"port in use", options.Options{Port: busyPort}, true, []string{"Port", strconv.Itoa(busyPort), "in use"}},
+		{"cluster port in use", options.Options{ClusterPort: busyPort}, true, []string{"ClusterPort", strconv.Itoa(busyPort)}},
+		{"name with space", options.Options{Name: "my node"}, true, []string{"Name", "my node"}},
+		{"cluster with space", options.Options{Cluster: "my cluster"}, true, []string{"Cluster", "my cluster"}},
+		{"host not an address", options.Options{Host: "not a host!"}, true, []string{"Host", "not a host!"}},
+		{"template yielding nothing", options.Options{Host: `{{ GetAllInterfaces | include "name" "nosuchif0" | attr "address" }}`}, true, []string{"Host", "no address"}},
+		{"negative ping interval", options.Options{PingInterval: -time.Second}, true, []string{"PingInterval", "-1s"}},
+		{"negative max pings", options.Options{MaxPingsOut: -1}, true, []string{"MaxPingsOut", "-1"}},
+		// Binding an address of no local interface fails in the server
+		// itself (TEST-NET-3: nothing is sent anywhere).
+		{"host of no local interface", options.Options{Host: "203.0.113.1"}, false, []string{"203.0.113.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := noGoroutineLeak(t)
+			n, err := mesh.Start(tt.opts)
+			if n != nil {
+				n.Shutdown()
+			}
+			require.Error(t, err)
+			require.Nil(t, n)
+			assert.Equal(t, tt.invalid, errors.Is(err, options.ErrInvalid), "errors.Is(err, ErrInvalid): %v", err)
+			var fe *options.FieldError
+			assert.Equal(t, tt.invalid, errors.As(err, &fe), "errors.As(err, *FieldError): %v", err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), "secret")
+			if tt.opts.Port > 0 && tt.opts.Port <= 65535 && tt.opts.Port != busyPort {
+				assert.True(t, portFree(tt.opts.Port), "port %d left listening", tt.opts.Port)
+			}
+			check()
+		})
+	}
+}
+
+// TestDuplicateName: two nodes with one name in one mesh are reported in
+// the log, in words that say so.
+func TestDuplicateName(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, _ := startNode(t, options.Options{Name: "same", Logger: logger})
+	_, _ = startNode(t, options.Options{Name: "same", Seed: a.ClusterURL(), Logger: logger})
+	eventually(t, "a duplicate-name log line", func() bool {
+		return bytes.Contains([]byte(logs.String()), []byte("duplicate name"))
+	})
+	assert.Empty(t, a.Peers(), "a node with a duplicate name must not join")
+	t.Log(strings.TrimSpace(logs.String()))
+}
+
+// TestWaitForPeersHonoursContext: WaitForPeers returns ctx's error.
+func TestWaitForPeersHonoursContext(t *testing.T) {
+	n, _ := startNode(t, options.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := n.WaitForPeers(ctx, 1)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "0 of 1")
+}
