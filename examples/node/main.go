@@ -38,6 +38,13 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "node: %v\n\n%s", err, options.Usage())
 		return 2
 	}
+	if opts.Name == "" && opts.Port > 0 {
+		// A readable default for the walkthrough: host-4222. (nats-server
+		// would use its server ID; with a free port the library generates
+		// a name.)
+		host, _ := os.Hostname()
+		opts.Name = fmt.Sprintf("%s-%d", host, opts.Port)
+	}
 	stamp := func() string { return time.Now().Format("15:04:05.000") }
 	opts.Hooks = options.Hooks{
 		PeerJoined: func(p mesh.Peer) {

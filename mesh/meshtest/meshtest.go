@@ -1,6 +1,12 @@
 // Package meshtest starts natsmesh clusters for tests: real nodes on
 // loopback with free ports, fully meshed before Start returns, shut down by
 // t.Cleanup.
+//
+//	func TestOrders(t *testing.T) {
+//		c := meshtest.Start(t, 3)
+//		nc, err := nats.Connect(c.Nodes[1].ClientURL())
+//		...
+//	}
 package meshtest
 
 import (
