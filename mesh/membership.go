@@ -41,6 +41,7 @@ type tracker struct {
 	// Owned by the run goroutine.
 	known    map[string]Peer
 	goodbyes map[string]time.Time
+	lastSig  routeSig
 }
 
 func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Logger) *tracker {
@@ -86,22 +87,39 @@ func (t *tracker) run() {
 	defer close(t.done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastFull time.Time
 	for {
+		full := false
 		select {
 		case <-t.stopCh:
 			return
 		case <-t.cue:
+			full = true
 		case <-timer.C:
+			full = time.Since(lastFull) >= pollInterval
 		case m := <-t.sys.goodbyes:
 			t.recordGoodbye(m)
 		}
-		t.reconcile()
+		// Between full reads, a change in the number of remote servers
+		// or route connections (cheap counters) is the cue to read.
+		if sig := t.signature(); full || sig != t.lastSig {
+			t.lastSig = sig
+			t.reconcile()
+			lastFull = time.Now()
+		}
 		next := pollInterval
 		if time.Now().UnixNano() < t.fastUntil.Load() {
 			next = fastPoll
 		}
 		timer.Reset(next)
 	}
+}
+
+// routeSig is a cheap summary of the route table.
+type routeSig struct{ remotes, conns int }
+
+func (t *tracker) signature() routeSig {
+	return routeSig{remotes: t.srv.NumRemotes(), conns: t.srv.NumRoutes()}
 }
 
 func (t *tracker) recordGoodbye(m *nats.Msg) {

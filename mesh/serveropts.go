@@ -59,7 +59,14 @@ func serverOptions(n options.Normalized, creds credentials) *server.Options {
 			Host:         n.ClusterHost,
 			Port:         freeIfZero(n.ClusterPort),
 			PingInterval: n.PingInterval,
-			MaxPingsOut:  n.MaxPingsOut,
+			// One connection per peer. nats-server's default pool of 3
+			// spreads accounts over connections; a mesh's traffic is one
+			// account (plus the system account), and with one connection
+			// a peer's interest, system account included, arrives with its
+			// first route. Peers with a larger pool still get theirs: the
+			// effective size is the larger of the two.
+			PoolSize:    1,
+			MaxPingsOut: n.MaxPingsOut,
 		},
 	}
 	o.Routes = make([]*url.URL, len(n.Seeds))

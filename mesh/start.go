@@ -106,6 +106,13 @@ func (n *Node) startRuntime() error {
 	if err != nil {
 		return err
 	}
+	err = sys.serveDescribe(description{
+		Name: n.Name(), ID: n.ID(), ClusterURL: n.ClusterURL(), ClientURLs: []string{n.ClientURL()},
+	})
+	if err != nil {
+		sys.close()
+		return err
+	}
 	disp := newDispatcher(n.opts.Hooks, n.log.log)
 	t := newTracker(n.srv, sys, disp, n.log.log)
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)

@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 // .LAMEDUCK, sent by nats-server itself, so stock servers say goodbye too)
 // and asks peers for their addresses.
 type sysConn struct {
+	acc      *server.Account // the system account, to look up interest
 	nc       *nats.Conn
 	goodbyes chan *nats.Msg
 	subs     []*nats.Subscription
@@ -34,7 +34,7 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
 	}
-	s := &sysConn{nc: nc, goodbyes: make(chan *nats.Msg, 4096)}
+	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096)}
 	for _, subj := range []string{"$SYS.SERVER.*.SHUTDOWN", "$SYS.SERVER.*.LAMEDUCK"} {
 		sub, err := nc.ChanSubscribe(subj, s.goodbyes)
 		if err != nil {
@@ -67,10 +67,38 @@ func (s *sysConn) sync(timeout time.Duration) error {
 	return s.nc.FlushTimeout(timeout)
 }
 
+// describeSubject is where a natsmesh node answers, in the system
+// account, with its name and addresses: cheaper than VARZ, which makes the
+// server gather its whole state.
+func describeSubject(id string) string { return "$SYS.NATSMESH." + id + ".DESCRIBE" }
+
+func varzSubject(id string) string { return "$SYS.REQ.SERVER." + id + ".VARZ" }
+
+// description is a node's answer on describeSubject.
+type description struct {
+	Name       string   `json:"name"`
+	ID         string   `json:"id"`
+	ClusterURL string   `json:"cluster_url"`
+	ClientURLs []string `json:"client_urls"`
+}
+
+// serveDescribe answers describe requests for this node.
+func (s *sysConn) serveDescribe(d description) error {
+	reply, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	sub, err := s.nc.Subscribe(describeSubject(d.ID), func(m *nats.Msg) { _ = m.Respond(reply) })
+	if err != nil {
+		return fmt.Errorf("natsmesh: subscribe %s: %w", describeSubject(d.ID), err)
+	}
+	s.subs = append(s.subs, sub)
+	return s.nc.Flush()
+}
+
 // varzReply is the part of a $SYS.REQ.SERVER.<id>.VARZ reply we use.
 type varzReply struct {
 	Data struct {
-		Name    string `json:"server_name"`
 		Host    string `json:"host"`
 		Port    int    `json:"port"`
 		Cluster struct {
@@ -83,41 +111,56 @@ type varzReply struct {
 	} `json:"error"`
 }
 
-// describe asks peer id for its addresses. fallbackIP (the address its
-// route comes from) replaces a wildcard bind address. It retries while the
-// peer's subscriptions have not reached this server yet (no responders).
+// describe finds peer id's addresses. A natsmesh peer answers on
+// describeSubject; a stock nats-server is asked for its VARZ, with
+// fallbackIP (where its route comes from) standing in for a wildcard bind
+// address. The peer's subscriptions reach this server with its route; until
+// they have, describe waits (bounded by deadline).
 func (s *sysConn) describe(id, fallbackIP string, deadline time.Time) (clusterURL string, clientURLs []string, err error) {
-	subj := "$SYS.REQ.SERVER." + id + ".VARZ"
-	wait := 200 * time.Microsecond
+	wait := 50 * time.Microsecond
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return "", nil, fmt.Errorf("natsmesh: no VARZ reply from %s: %w", id, nats.ErrTimeout)
+			return "", nil, fmt.Errorf("natsmesh: %s: its subscriptions did not arrive: %w", id, nats.ErrTimeout)
 		}
-		msg, err := s.nc.Request(subj, nil, left)
-		if errors.Is(err, nats.ErrNoResponders) {
-			time.Sleep(min(wait, time.Until(deadline)))
-			wait = min(wait*2, 20*time.Millisecond)
-			continue
+		switch {
+		case s.acc.Interest(describeSubject(id)) > 0:
+			msg, err := s.nc.Request(describeSubject(id), nil, left)
+			if err != nil {
+				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
+			}
+			var d description
+			if err := json.Unmarshal(msg.Data, &d); err != nil {
+				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
+			}
+			return d.ClusterURL, d.ClientURLs, nil
+		case s.acc.Interest(varzSubject(id)) > 0:
+			return s.varz(id, fallbackIP, left)
 		}
-		if err != nil {
-			return "", nil, fmt.Errorf("natsmesh: VARZ request to %s: %w", id, err)
-		}
-		var r varzReply
-		if err := json.Unmarshal(msg.Data, &r); err != nil {
-			return "", nil, fmt.Errorf("natsmesh: VARZ reply from %s: %w", id, err)
-		}
-		if r.Error != nil {
-			return "", nil, fmt.Errorf("natsmesh: VARZ reply from %s: %s", id, r.Error.Description)
-		}
-		if r.Data.Port > 0 {
-			clientURLs = []string{natsURL(r.Data.Host, fallbackIP, r.Data.Port)}
-		}
-		if r.Data.Cluster.Port > 0 {
-			clusterURL = natsURL(r.Data.Cluster.Host, fallbackIP, r.Data.Cluster.Port)
-		}
-		return clusterURL, clientURLs, nil
+		time.Sleep(min(wait, left))
+		wait = min(wait*2, 5*time.Millisecond)
 	}
+}
+
+func (s *sysConn) varz(id, fallbackIP string, timeout time.Duration) (clusterURL string, clientURLs []string, err error) {
+	msg, err := s.nc.Request(varzSubject(id), nil, timeout)
+	if err != nil {
+		return "", nil, fmt.Errorf("natsmesh: VARZ request to %s: %w", id, err)
+	}
+	var r varzReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return "", nil, fmt.Errorf("natsmesh: VARZ reply from %s: %w", id, err)
+	}
+	if r.Error != nil {
+		return "", nil, fmt.Errorf("natsmesh: VARZ reply from %s: %s", id, r.Error.Description)
+	}
+	if r.Data.Port > 0 {
+		clientURLs = []string{natsURL(r.Data.Host, fallbackIP, r.Data.Port)}
+	}
+	if r.Data.Cluster.Port > 0 {
+		clusterURL = natsURL(r.Data.Cluster.Host, fallbackIP, r.Data.Cluster.Port)
+	}
+	return clusterURL, clientURLs, nil
 }
 
 // natsURL builds nats://host:port, replacing a wildcard or empty host.
