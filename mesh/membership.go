@@ -149,6 +149,11 @@ func (t *tracker) reconcile() {
 		return
 	default:
 	}
+	if !t.srv.Running() {
+		// Shut down from under the node (Server().Shutdown()): its routes
+		// are gone because it is, not because its peers left.
+		return
+	}
 	rz, err := t.srv.Routez(nil)
 	if err != nil {
 		return

@@ -41,7 +41,7 @@ func startInfoWatch(srv *server.Server, creds credentials, cue func()) (*infoWat
 }
 
 // handshake reads the server's INFO, answers its nonce with the node's
-// nkey, and sends a PING: after the PONG the server sends async INFOs.
+// nkey, and sends a PING; after the PONG the server sends async INFOs.
 func handshake(conn net.Conn, r *bufio.Reader, creds credentials) error {
 	_ = conn.SetDeadline(time.Now().Add(watchHandshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
@@ -67,8 +67,23 @@ func handshake(conn net.Conn, r *bufio.Reader, creds credentials) error {
 		"name": internalConnName + "-watch", "lang": "go", "version": "natsmesh",
 		"nkey": creds.pub, "sig": base64.RawURLEncoding.EncodeToString(sig),
 	})
-	_, err = fmt.Fprintf(conn, "CONNECT %s\r\nPING\r\n", connect)
-	return err
+	if _, err = fmt.Fprintf(conn, "CONNECT %s\r\nPING\r\n", connect); err != nil {
+		return err
+	}
+	// Wait for the PONG, so the connection is registered before Start
+	// returns (and a quick Shutdown does not race its registration).
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.HasPrefix(line, "PONG"):
+			return nil
+		case strings.HasPrefix(line, "-ERR"):
+			return fmt.Errorf("server refused the watch connection: %s", strings.TrimSpace(line))
+		}
+	}
 }
 
 func (w *infoWatch) read(r *bufio.Reader, cue func()) {
