@@ -525,3 +525,26 @@ func TestWaitForPeersHonoursContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "0 of 1")
 }
+
+// TestAdvertise: advertised addresses are what the node reports and what
+// its peers learn, even when it binds every interface.
+func TestAdvertise(t *testing.T) {
+	a, _ := startNode(t, options.Options{Name: "a"})
+	port := freePort(t)
+	b, _ := startNode(t, options.Options{
+		Name: "b", Host: "0.0.0.0", Seed: a.ClusterURL(),
+		ClientAdvertise:  "127.0.0.2",
+		ClusterAdvertise: fmt.Sprintf(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:%d`, port),
+		ClusterPort:      port,
+	})
+	require.NoError(t, a.WaitForPeers(ctxFor(t), 1))
+	assert.Equal(t, "nats://127.0.0.2:"+strconv.Itoa(mustPort(t, b.ClientURL())), b.ClientURL())
+	assert.Equal(t, fmt.Sprintf("nats://127.0.0.1:%d", port), b.ClusterURL())
+	p := a.Peers()[0]
+	assert.Equal(t, b.ClusterURL(), p.ClusterURL)
+	assert.Equal(t, []string{b.ClientURL()}, p.ClientURLs)
+
+	_, err := mesh.Start(options.Options{ClusterAdvertise: "0.0.0.0:4248"})
+	assert.ErrorIs(t, err, options.ErrInvalid)
+	assert.ErrorContains(t, err, "ClusterAdvertise")
+}

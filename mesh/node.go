@@ -43,22 +43,31 @@ func (n *Node) Name() string { return n.srv.Name() }
 // ID returns the node's server ID, new at every start.
 func (n *Node) ID() string { return n.srv.ID() }
 
-// ClientURL returns the URL clients connect to, "nats://host:port".
+// ClientURL returns the URL clients connect to, "nats://host:port": the
+// advertised address if Options.ClientAdvertise is set, else the listen
+// address (loopback for a wildcard bind).
 func (n *Node) ClientURL() string {
-	return listenURL(n.opts.Host, n.srv.Addr())
+	return nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
 }
 
-// ClusterURL returns the route URL other nodes use as their Seed.
+// ClusterURL returns the route URL other nodes use as their Seed: the
+// advertised address if Options.ClusterAdvertise is set, else the route
+// listen address (loopback for a wildcard bind).
 func (n *Node) ClusterURL() string {
-	return listenURL(n.opts.ClusterHost, n.srv.ClusterAddr())
+	return nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr())
 }
 
-func listenURL(host string, addr net.Addr) string {
+func nodeURL(advertise, host string, addr net.Addr) string {
 	port := 0
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = a.Port
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+	if advertise != "" {
+		if h, p, err := net.SplitHostPort(advertise); err == nil {
+			return "nats://" + net.JoinHostPort(h, p)
+		}
+		host = advertise
+	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +55,22 @@ func (o Options) Normalize() (Normalized, error) {
 		errs = append(errs, &FieldError{Field: "ClusterHost", Value: o.ClusterHost, Err: err})
 	} else {
 		n.ClusterHost = h
+	}
+
+	for _, a := range []struct {
+		field string
+		v     *string
+	}{{"ClientAdvertise", &n.ClientAdvertise}, {"ClusterAdvertise", &n.ClusterAdvertise}} {
+		h, p, err := discovery.ResolveAdvertise(*a.v)
+		switch {
+		case err != nil:
+			errs = append(errs, &FieldError{Field: a.field, Value: *a.v, Err: err})
+		case h == "":
+		case p == 0:
+			*a.v = h
+		default:
+			*a.v = net.JoinHostPort(h, strconv.Itoa(p))
+		}
 	}
 
 	for _, p := range []struct {

@@ -50,6 +50,18 @@ type Options struct {
 	// ClusterPort is the route port other nodes seed from. 0 picks a free port.
 	ClusterPort int
 
+	// ClientAdvertise is the address clients are told to use for this
+	// node, "host" or "host:port" (host an IP, a host name or a go-sockaddr
+	// template); without a port the client port is meant. "" advertises
+	// the listen address (every interface's, if Host is a wildcard). Set it
+	// when clients reach the node through NAT, a proxy or a wildcard bind.
+	ClientAdvertise string
+
+	// ClusterAdvertise is the route address other nodes are told to use
+	// for this node, in the same forms as ClientAdvertise; gossip spreads
+	// it, so every peer dials it. "" advertises the route listen address.
+	ClusterAdvertise string
+
 	// Seed is one route URL ("nats://host:port", scheme nats or nats-route)
 	// of any node of the mesh to join. "" makes this node the first of a new
 	// mesh. The seed need not be up when Start is called: the node keeps
