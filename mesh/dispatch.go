@@ -8,11 +8,28 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
-// event is one membership change, queued for the hooks.
+// eventKind says which hook an event is for.
+type eventKind int
+
+const (
+	evJoined eventKind = iota + 1
+	evLeft
+	evClientConnected
+	evClientDisconnected
+	evSlowConsumer
+	evAuthFailed
+	evRouteError
+	evTraffic
+)
+
+// event is one thing to tell the hooks about.
 type event struct {
-	peer   Peer
-	joined bool
-	why    LeaveReason
+	kind     eventKind
+	peer     Peer        // evJoined, evLeft
+	why      LeaveReason // evLeft
+	client   Client      // evClient*, evSlowConsumer, evAuthFailed
+	routeErr RouteError  // evRouteError
+	traffic  Traffic     // evTraffic
 }
 
 // dispatcher delivers events to the hooks from a goroutine of its own, one
@@ -96,9 +113,13 @@ func (d *dispatcher) run() {
 	}
 }
 
+// apply updates the view Peers reports, for membership events.
 func (d *dispatcher) apply(e event) {
+	if e.kind != evJoined && e.kind != evLeft {
+		return
+	}
 	d.viewMu.Lock()
-	if e.joined {
+	if e.kind == evJoined {
 		d.view[e.peer.ID] = e.peer
 	} else {
 		delete(d.view, e.peer.ID)
@@ -111,14 +132,27 @@ func (d *dispatcher) apply(e event) {
 func (d *dispatcher) call(e event) {
 	defer func() {
 		if r := recover(); r != nil {
-			d.log.Error("natsmesh: hook panicked", "peer", e.peer.Name, "panic", r)
+			d.log.Error("natsmesh: hook panicked", "event", int(e.kind), "panic", r)
 		}
 	}()
+	h := d.hooks
 	switch {
-	case e.joined && d.hooks.PeerJoined != nil:
-		d.hooks.PeerJoined(e.peer)
-	case !e.joined && d.hooks.PeerLeft != nil:
-		d.hooks.PeerLeft(e.peer, e.why)
+	case e.kind == evJoined && h.PeerJoined != nil:
+		h.PeerJoined(e.peer)
+	case e.kind == evLeft && h.PeerLeft != nil:
+		h.PeerLeft(e.peer, e.why)
+	case e.kind == evClientConnected && h.ClientConnected != nil:
+		h.ClientConnected(e.client)
+	case e.kind == evClientDisconnected && h.ClientDisconnected != nil:
+		h.ClientDisconnected(e.client)
+	case e.kind == evSlowConsumer && h.SlowConsumer != nil:
+		h.SlowConsumer(e.client)
+	case e.kind == evAuthFailed && h.AuthFailed != nil:
+		h.AuthFailed(e.client)
+	case e.kind == evRouteError && h.RouteError != nil:
+		h.RouteError(e.routeErr)
+	case e.kind == evTraffic && h.Traffic != nil:
+		h.Traffic(e.traffic)
 	}
 }
 

@@ -18,9 +18,10 @@ const levelTrace = slog.LevelDebug - 4
 // connections opening and closing (a cue to re-read the routes) and fatal
 // errors while starting.
 type serverLog struct {
-	log       *slog.Logger
-	onRoute   func()   // a route connection was created or closed
-	seedPorts []string // ":port:" of each seed, to recognise dials to them
+	log          *slog.Logger
+	onRoute      func()           // a route connection was created or closed
+	onRouteError func(RouteError) // an error or warning on a route connection
+	seedPorts    []string         // ":port:" of each seed, to recognise dials to them
 
 	mu     sync.Mutex
 	fatals []string
@@ -59,7 +60,27 @@ func (l *serverLog) Noticef(format string, v ...any) {
 }
 
 // Warnf logs at slog.LevelWarn.
-func (l *serverLog) Warnf(format string, v ...any) { l.emit(slog.LevelWarn, format, v) }
+func (l *serverLog) Warnf(format string, v ...any) {
+	l.routeProblem(format, v, true)
+	l.emit(slog.LevelWarn, format, v)
+}
+
+// routeProblem reports errors and warnings logged by a route connection
+// (their format starts with "ip:port - rid:N - ").
+func (l *serverLog) routeProblem(format string, v []any, warning bool) {
+	if l.onRouteError == nil || !strings.Contains(format, " - rid:") {
+		return
+	}
+	msg := fmt.Sprintf(format, v...)
+	remote, rest, ok := strings.Cut(msg, " - rid:")
+	if !ok {
+		return
+	}
+	if _, after, ok := strings.Cut(rest, " - "); ok {
+		rest = after
+	}
+	l.onRouteError(RouteError{Remote: remote, Message: rest, Warning: warning})
+}
 
 // Errorf logs at slog.LevelError, except two errors that only restate a
 // membership change, which PeerLeft reports: a failed write on a route to a
@@ -74,6 +95,9 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
+	}
+	if level == slog.LevelError {
+		l.routeProblem(format, v, false)
 	}
 	l.emit(level, format, v)
 }

@@ -215,7 +215,7 @@ func (t *tracker) reportLeaves(gone []Peer) {
 			delete(t.goodbyes, p.ID)
 		}
 		delete(t.known, p.ID)
-		t.disp.post(event{peer: p, why: why})
+		t.disp.post(event{kind: evLeft, peer: p, why: why})
 	}
 }
 
@@ -250,6 +250,6 @@ func (t *tracker) reportJoins(fresh []*server.RouteInfo) {
 	sort.Slice(peers, func(i, j int) bool { return peers[i].Name < peers[j].Name })
 	for _, p := range peers {
 		t.known[p.ID] = p
-		t.disp.post(event{peer: p, joined: true})
+		t.disp.post(event{kind: evJoined, peer: p})
 	}
 }

@@ -28,6 +28,8 @@ type Node struct {
 	sys     *sysConn
 	watch   *infoWatch
 	disp    *dispatcher
+	clients *clientWatch // nil unless a client hook is set
+	sampler *sampler     // nil unless traffic samples are on
 	tracker atomic.Pointer[tracker]
 
 	stopOnce  sync.Once
@@ -71,6 +73,21 @@ func nodeURL(advertise, host string, addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// MonitorURL returns the base URL of the HTTP monitoring endpoint
+// ("http://host:port", serving /varz, /routez, /connz, /healthz ...), or ""
+// if Options.Monitor is off.
+func (n *Node) MonitorURL() string {
+	addr := n.srv.MonitorAddr()
+	if addr == nil {
+		return ""
+	}
+	host := n.opts.MonitorHost
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 // Peers returns this node's current view of the other nodes, sorted by
@@ -188,8 +205,14 @@ func (n *Node) stopRuntime() {
 		if t := n.tracker.Load(); t != nil {
 			t.stop()
 		}
+		if n.sampler != nil {
+			n.sampler.stop()
+		}
 		n.watch.close()
 		n.sys.close()
+		if n.clients != nil {
+			n.clients.stop()
+		}
 		n.disp.stop()
 	})
 }

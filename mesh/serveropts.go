@@ -71,6 +71,13 @@ func serverOptions(n options.Normalized, creds credentials) *server.Options {
 	}
 	o.Routes = make([]*url.URL, len(n.Seeds))
 	copy(o.Routes, n.Seeds)
+	if n.Monitor {
+		o.HTTPHost = n.MonitorHost
+		o.HTTPPort = freeIfZero(n.MonitorPort)
+	}
+	if n.ServerOptions != nil {
+		n.ServerOptions(o)
+	}
 	return o
 }
 

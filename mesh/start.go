@@ -14,8 +14,8 @@ import (
 )
 
 // Start starts a node and returns once it accepts client and route
-// connections. It does not wait for the mesh: the seed may not be up yet;
-// use WaitForPeers for that.
+// connections (and monitoring ones, if Options.Monitor is set). It does not
+// wait for the mesh: the seed may not be up yet; use WaitForPeers for that.
 //
 // Bad options are refused with an error that matches options.ErrInvalid
 // and names the field and its value. On any error nothing is left running.
@@ -24,11 +24,20 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPortFree("Port", n.Host, n.Port); err != nil {
-		return nil, err
+	ports := []struct {
+		field, host string
+		port        int
+	}{{"Port", n.Host, n.Port}, {"ClusterPort", n.ClusterHost, n.ClusterPort}}
+	if n.Monitor {
+		ports = append(ports, struct {
+			field, host string
+			port        int
+		}{"MonitorPort", n.MonitorHost, n.MonitorPort})
 	}
-	if err := checkPortFree("ClusterPort", n.ClusterHost, n.ClusterPort); err != nil {
-		return nil, err
+	for _, p := range ports {
+		if err := checkPortFree(p.field, p.host, p.port); err != nil {
+			return nil, err
+		}
 	}
 
 	creds, err := newCredentials()
@@ -40,27 +49,36 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
-	// The tracker does not exist yet when the first route lines are
-	// logged; routeActivity is a no-op until it does.
 	sl := newServerLog(n.Logger, n.Name, n.Seeds, node.routeActivity)
+	// The dispatcher exists before the server starts: route errors can be
+	// logged from the first moment.
+	node.disp = newDispatcher(n.Hooks, sl.log)
+	if n.Hooks.RouteError != nil {
+		sl.onRouteError = func(e RouteError) { node.disp.post(event{kind: evRouteError, routeErr: e}) }
+	}
 	srv.SetLoggerV2(sl, sl.enabled(slog.LevelDebug), sl.enabled(levelTrace), false)
 	node.srv, node.log = srv, sl
 
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		node.abort()
 		return nil, err
 	}
 	if err := node.startRuntime(); err != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		node.abort()
 		return nil, err
 	}
 	return node, nil
 }
 
-// waitListening waits until both listeners are bound, nats-server logs a
+// abort undoes a Start that failed after the server was created.
+func (n *Node) abort() {
+	n.disp.stop()
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// waitListening waits until the listeners are bound, nats-server logs a
 // fatal error, or ReadyTimeout passes. It polls in microseconds, not in
 // ReadyForConnections' 25 ms steps: a node starts in a few milliseconds.
 func (n *Node) waitListening() error {
@@ -70,7 +88,7 @@ func (n *Node) waitListening() error {
 		if f := n.log.fatal(); f != "" {
 			return fmt.Errorf("%w: %s", ErrServer, f)
 		}
-		if n.srv.Addr() != nil && n.srv.ClusterAddr() != nil {
+		if n.srv.Addr() != nil && n.srv.ClusterAddr() != nil && (!n.opts.Monitor || n.srv.MonitorAddr() != nil) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -100,29 +118,47 @@ func checkPortFree(field, host string, port int) error {
 }
 
 // startRuntime connects the node's internal clients and starts the
-// membership tracker and the hook dispatcher.
-func (n *Node) startRuntime() error {
+// membership tracker, the client-event watch and the traffic sampler.
+func (n *Node) startRuntime() (err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
 	sys, err := dialSys(n.srv, n.creds)
 	if err != nil {
 		return err
 	}
+	undo = append(undo, sys.close)
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(), ClusterURL: n.ClusterURL(), ClientURLs: []string{n.ClientURL()},
 	})
 	if err != nil {
-		sys.close()
 		return err
 	}
-	disp := newDispatcher(n.opts.Hooks, n.log.log)
-	t := newTracker(n.srv, sys, disp, n.log.log)
+	h := n.opts.Hooks
+	if h.NeedsClientEvents() || h.AuthFailed != nil {
+		cw, err := sys.watchClients(n.ID(), h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
+		if err != nil {
+			return err
+		}
+		undo = append(undo, cw.stop)
+		n.clients = cw
+	}
+	t := newTracker(n.srv, sys, n.disp, n.log.log)
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
-		disp.stop()
-		sys.close()
 		return err
 	}
-	n.sys, n.disp, n.watch = sys, disp, watch
+	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
 	t.start()
+	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
+		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
+	}
 	return nil
 }

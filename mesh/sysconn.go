@@ -172,3 +172,13 @@ func natsURL(host, fallback string, port int) string {
 }
 
 func (s *sysConn) close() { s.nc.Close() }
+
+// counters returns what the server sent to this connection (to) and
+// received from it (from), so traffic samples can leave it out.
+func (s *sysConn) counters() peerCounters {
+	st := s.nc.Stats()
+	return peerCounters{
+		to:   Counts{Msgs: int64(st.InMsgs), Bytes: int64(st.InBytes)},
+		from: Counts{Msgs: int64(st.OutMsgs), Bytes: int64(st.OutBytes)},
+	}
+}

@@ -12,4 +12,34 @@ type Hooks struct {
 
 	// PeerLeft is called once when a peer's last route is gone, with why.
 	PeerLeft func(p Peer, why LeaveReason)
+
+	// ClientConnected is called when a client of this node connects (the
+	// library's own in-process connections are not reported).
+	ClientConnected func(c Client)
+
+	// ClientDisconnected is called when a client of this node goes, with
+	// the reason and its message counts.
+	ClientDisconnected func(c Client)
+
+	// SlowConsumer is called when the node dropped a client that could
+	// not keep up (nats-server closes such a client and drops what was
+	// pending for it); ClientDisconnected follows.
+	SlowConsumer func(c Client)
+
+	// AuthFailed is called when a client was refused for bad credentials.
+	AuthFailed func(c Client)
+
+	// RouteError is called for each error or warning nats-server reports
+	// on a route connection, such as a client dialling the route port.
+	RouteError func(e RouteError)
+
+	// Traffic is called every Options.TrafficInterval with the messages
+	// and bytes exchanged with each peer and with this node's clients.
+	Traffic func(t Traffic)
+}
+
+// NeedsClientEvents reports whether any hook needs nats-server's client
+// connect and disconnect events (package mesh subscribes only then).
+func (h Hooks) NeedsClientEvents() bool {
+	return h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
 }

@@ -73,10 +73,18 @@ func (o Options) Normalize() (Normalized, error) {
 		}
 	}
 
+	if n.MonitorHost == "" {
+		n.MonitorHost = n.Host
+	} else if h, err := discovery.ResolveHost(n.MonitorHost); err != nil {
+		errs = append(errs, &FieldError{Field: "MonitorHost", Value: o.MonitorHost, Err: err})
+	} else {
+		n.MonitorHost = h
+	}
+
 	for _, p := range []struct {
 		field string
 		v     int
-	}{{"Port", o.Port}, {"ClusterPort", o.ClusterPort}} {
+	}{{"Port", o.Port}, {"ClusterPort", o.ClusterPort}, {"MonitorPort", o.MonitorPort}} {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fieldErr(p.field, p.v, "must be between 0 (a free port) and 65535"))
 		}
@@ -115,6 +123,9 @@ func (o Options) Normalize() (Normalized, error) {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	if n.TrafficInterval < 0 {
+		errs = append(errs, fieldErr("TrafficInterval", n.TrafficInterval, "must not be negative (0 turns traffic samples off)"))
 	}
 	switch {
 	case n.MaxPingsOut < 0:

@@ -10,6 +10,8 @@ package options
 import (
 	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // DefaultCluster is the cluster name used when Options.Cluster is empty.
@@ -96,6 +98,27 @@ type Options struct {
 	// node's name as the attribute "node". nil logs warnings and errors to
 	// standard error.
 	Logger *slog.Logger
+
+	// Monitor turns on nats-server's HTTP monitoring endpoint (/varz,
+	// /routez, /connz, /healthz ...), so the tools NATS users already run
+	// work against the node. Off by default.
+	Monitor bool
+
+	// MonitorHost is the monitoring listen address. "" means Host.
+	MonitorHost string
+
+	// MonitorPort is the monitoring port. 0 picks a free port.
+	MonitorPort int
+
+	// TrafficInterval is how often Hooks.Traffic is called. 0 turns the
+	// samples off, even if the hook is set.
+	TrafficInterval time.Duration
+
+	// ServerOptions, if set, is called with the nats-server options the
+	// node is about to start with, to adjust what this package does not
+	// cover (limits, TLS, JetStream). Changing names, ports, routes or
+	// accounts breaks what the package relies on.
+	ServerOptions func(*server.Options)
 
 	// Hooks are the application's callbacks; nil fields are not called.
 	Hooks Hooks

@@ -1,0 +1,130 @@
+package mesh
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// clientWatch turns nats-server's system-account client events into hook
+// events: $SYS.ACCOUNT.<acc>.CONNECT and .DISCONNECT (which every server of
+// the mesh publishes, so those of other servers are dropped here) and
+// $SYS.SERVER.<id>.CLIENT.AUTH.ERR. All arrive on one channel, in the order
+// the server sent them, and one goroutine posts them.
+type clientWatch struct {
+	serverID string
+	post     func(event)
+	ch       chan *nats.Msg
+	subs     []*nats.Subscription
+	stopCh   chan struct{}
+	done     chan struct{}
+}
+
+func (s *sysConn) watchClients(serverID string, connects, authErrors bool, post func(event)) (*clientWatch, error) {
+	w := &clientWatch{serverID: serverID, post: post, ch: make(chan *nats.Msg, 4096),
+		stopCh: make(chan struct{}), done: make(chan struct{})}
+	var subjects []string
+	if connects {
+		subjects = append(subjects, "$SYS.ACCOUNT.*.CONNECT", "$SYS.ACCOUNT.*.DISCONNECT")
+	}
+	if authErrors {
+		subjects = append(subjects, "$SYS.SERVER."+serverID+".CLIENT.AUTH.ERR")
+	}
+	for _, subj := range subjects {
+		sub, err := s.nc.ChanSubscribe(subj, w.ch)
+		if err != nil {
+			w.unsubscribe()
+			return nil, fmt.Errorf("natsmesh: subscribe %s: %w", subj, err)
+		}
+		_ = sub.SetPendingLimits(-1, -1)
+		w.subs = append(w.subs, sub)
+	}
+	if err := s.nc.Flush(); err != nil {
+		w.unsubscribe()
+		return nil, fmt.Errorf("natsmesh: client events: %w", err)
+	}
+	go w.run()
+	return w, nil
+}
+
+func (w *clientWatch) unsubscribe() {
+	for _, sub := range w.subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// stop ends the watch. The channel is never closed: the connection's
+// read loop may still be delivering to it.
+func (w *clientWatch) stop() {
+	w.unsubscribe()
+	close(w.stopCh)
+	<-w.done
+}
+
+func (w *clientWatch) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.stopCh:
+			return
+		case m := <-w.ch:
+			w.handle(m)
+		}
+	}
+}
+
+func (w *clientWatch) handle(m *nats.Msg) {
+	switch {
+	case strings.HasSuffix(m.Subject, ".CONNECT"):
+		var ev server.ConnectEventMsg
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
+			return
+		}
+		w.post(event{kind: evClientConnected, client: clientOf(ev.Client)})
+	case strings.HasSuffix(m.Subject, ".DISCONNECT"), strings.HasSuffix(m.Subject, ".AUTH.ERR"):
+		var ev server.DisconnectEventMsg
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
+			return
+		}
+		c := clientOf(ev.Client)
+		c.Reason = ev.Reason
+		if c.DisconnectedAt.IsZero() {
+			c.DisconnectedAt = ev.Time
+		}
+		// The event counts from the client's side: Sent is what the
+		// client sent, so what the node received.
+		c.MsgsIn, c.BytesIn = ev.Sent.Msgs, ev.Sent.Bytes
+		c.MsgsOut, c.BytesOut = ev.Received.Msgs, ev.Received.Bytes
+		switch {
+		case strings.HasSuffix(m.Subject, ".AUTH.ERR"):
+			w.post(event{kind: evAuthFailed, client: c})
+		case strings.HasPrefix(ev.Reason, "Slow Consumer"):
+			w.post(event{kind: evSlowConsumer, client: c})
+			w.post(event{kind: evClientDisconnected, client: c})
+		default:
+			w.post(event{kind: evClientDisconnected, client: c})
+		}
+	}
+}
+
+// internal reports the library's own connections.
+func internal(ci server.ClientInfo) bool {
+	return strings.HasPrefix(ci.Name, internalConnName)
+}
+
+func clientOf(ci server.ClientInfo) Client {
+	c := Client{
+		ID: ci.ID, Name: ci.Name, Account: ci.Account, User: ci.User,
+		Host: ci.Host, Lang: ci.Lang, Version: ci.Version,
+	}
+	if ci.Start != nil {
+		c.ConnectedAt = *ci.Start
+	}
+	if ci.Stop != nil {
+		c.DisconnectedAt = *ci.Stop
+	}
+	return c
+}
