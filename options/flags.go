@@ -22,11 +22,17 @@ const usage = `Flags (named as nats-server's; each may be written with - or --):
       --cluster, --cluster_listen URL
                                   route listen URL, e.g. nats://localhost:4248;
                                   port 0 or -1 picks a free port; an empty host
-                                  (nats://:4248) means the same as --addr
+                                  (nats://:4248) means the same as --addr; the
+                                  host may be a go-sockaddr template
       --cluster_name NAME         cluster name; only nodes with the same name
                                   mesh (default: ` + DefaultCluster + `)
       --routes URL[,URL...]       route URLs of nodes to join through, e.g.
                                   nats://localhost:4248 (none: start a new mesh)
+      --client_advertise HOST[:PORT]
+                                  client address to tell clients and peers
+      --cluster_advertise HOST[:PORT]
+                                  route address to tell peers (gossiped)
+  -m, --http_port PORT            turn on HTTP monitoring on PORT (0 or -1: free)
   -h, --help                      show this help
 `
 
@@ -51,7 +57,7 @@ func FromArgs(args []string) (Options, error) {
 	var (
 		o                                      Options
 		name, host, port, cluster, clusterName string
-		routes                                 string
+		routes, clientAdv, clusterAdv, monPort string
 	)
 	fs := flag.NewFlagSet("natsmesh", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -72,6 +78,11 @@ func FromArgs(args []string) (Options, error) {
 	// nats-server's -r is --remote_syslog, so routes have no short form.
 	for _, n := range []string{"routes"} {
 		fs.StringVar(&routes, n, "", "route URLs")
+	}
+	fs.StringVar(&clientAdv, "client_advertise", "", "client address to advertise")
+	fs.StringVar(&clusterAdv, "cluster_advertise", "", "route address to advertise")
+	for _, n := range []string{"m", "http_port"} {
+		fs.StringVar(&monPort, n, "", "monitoring port")
 	}
 
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +140,25 @@ func FromArgs(args []string) (Options, error) {
 		}
 		o.Cluster = clusterName
 	}
+	for _, a := range []struct {
+		flag, v string
+		dst     *string
+	}{{"--client_advertise", clientAdv, &o.ClientAdvertise}, {"--cluster_advertise", clusterAdv, &o.ClusterAdvertise}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := discovery.ResolveAdvertise(a.v); err != nil {
+			errs = append(errs, &FieldError{Field: a.flag, Value: a.v, Err: err})
+		}
+		*a.dst = a.v
+	}
+	if given("m", "http_port") {
+		p, err := parsePort(monPort)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: "--http_port", Value: monPort, Err: err})
+		}
+		o.Monitor, o.MonitorPort = true, p
+	}
 	var seeds []string
 	for _, r := range strings.Split(routes, ",") {
 		r = strings.TrimSpace(r)
@@ -179,6 +209,22 @@ func parseListenURL(raw string) (host string, port int, err error) {
 	s := strings.TrimSpace(raw)
 	if !strings.Contains(s, "://") {
 		return "", 0, errors.New("want a URL such as nats://localhost:4248")
+	}
+	// A go-sockaddr template as the host: evaluate it first.
+	if strings.Contains(s, "{{") {
+		scheme, rest, _ := strings.Cut(s, "://")
+		i := strings.LastIndex(rest, ":")
+		if i < 0 {
+			return "", 0, errors.New("want a URL such as nats://{{ GetPrivateIP }}:4248")
+		}
+		h, err := discovery.ResolveHost(rest[:i])
+		if err != nil {
+			return "", 0, err
+		}
+		if strings.Contains(h, ":") { // IPv6
+			h = "[" + h + "]"
+		}
+		s = scheme + "://" + h + rest[i:]
 	}
 	// url.Parse refuses port -1, as in nats-server: parse with 0 instead.
 	if before, ok := strings.CutSuffix(s, ":-1"); ok {

@@ -246,6 +246,7 @@ func TestUsage(t *testing.T) {
 	for _, f := range []string{
 		"-n", "--name", "--server_name", "-a", "--addr", "--net", "-p", "--port",
 		"--cluster", "--cluster_listen", "--cluster_name", "--routes", "-h", "--help",
+		"--client_advertise", "--cluster_advertise", "-m", "--http_port",
 	} {
 		t.Run(f, func(t *testing.T) {
 			assert.True(t, words[f], "Usage does not list %s", f)
@@ -264,4 +265,31 @@ func split(s string) []string {
 		args[i] = strings.ReplaceAll(a, "~", " ")
 	}
 	return args
+}
+
+// TestFromArgsAdvertiseAndMonitor covers the flags for meshes that span
+// hosts and for monitoring.
+func TestFromArgsAdvertiseAndMonitor(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want options.Options
+	}{
+		{"advertise", []string{"-a", "0.0.0.0", "--client_advertise", "10.0.0.5", "--cluster_advertise", "10.0.0.5:4248"},
+			options.Options{Host: "0.0.0.0", ClientAdvertise: "10.0.0.5", ClusterAdvertise: "10.0.0.5:4248"}},
+		{"monitor", []string{"-m", "8222"}, options.Options{Monitor: true, MonitorPort: 8222}},
+		{"monitor free port", []string{"--http_port", "-1"}, options.Options{Monitor: true}},
+		{"template in cluster URL", []string{"--cluster", `nats://{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:4248`},
+			options.Options{ClusterHost: "127.0.0.1", ClusterPort: 4248}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := options.FromArgs(tt.args)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	_, err := options.FromArgs([]string{"--cluster_advertise", "0.0.0.0:4248"})
+	require.ErrorIs(t, err, options.ErrInvalid)
+	assert.ErrorContains(t, err, "--cluster_advertise")
 }

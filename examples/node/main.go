@@ -61,6 +61,9 @@ func run(args []string) int {
 		return 1
 	}
 	fmt.Printf("%s  node %s ready: clients %s  routes %s\n", stamp(), node.Name(), node.ClientURL(), node.ClusterURL())
+	if u := node.MonitorURL(); u != "" {
+		fmt.Printf("%s  monitoring on %s/varz\n", stamp(), u)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
