@@ -21,21 +21,29 @@ type serverLog struct {
 	log          *slog.Logger
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
-	seedPorts    []string         // ":port:" of each seed, to recognise dials to them
 
-	mu     sync.Mutex
-	fatals []string
+	mu        sync.Mutex
+	fatals    []string
+	seedPorts []string // ":port:" of each seed, to recognise dials to them
 }
 
-func newServerLog(l *slog.Logger, name string, seeds []*url.URL, onRoute func()) *serverLog {
+func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	sl := &serverLog{log: l.With("node", name), onRoute: onRoute}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute}
+}
+
+// setSeeds tells the log which route URLs are seeds: failures to dial them
+// stay errors.
+func (l *serverLog) setSeeds(seeds []*url.URL) {
+	ports := make([]string, 0, len(seeds))
 	for _, u := range seeds {
-		sl.seedPorts = append(sl.seedPorts, ":"+u.Port()+":")
+		ports = append(ports, ":"+u.Port()+":")
 	}
-	return sl
+	l.mu.Lock()
+	l.seedPorts = ports
+	l.mu.Unlock()
 }
 
 func (l *serverLog) enabled(level slog.Level) bool {
@@ -103,6 +111,8 @@ func (l *serverLog) Errorf(format string, v ...any) {
 }
 
 func (l *serverLog) aboutSeed(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, p := range l.seedPorts {
 		if strings.Contains(msg, p) {
 			return true

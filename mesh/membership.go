@@ -33,6 +33,7 @@ type tracker struct {
 	disp *dispatcher
 	log  *slog.Logger
 
+	onJoin    func(Peer) // called from the tracker goroutine for each join, if set
 	cue       chan struct{}
 	fastUntil atomic.Int64
 	stopCh    chan struct{}
@@ -251,5 +252,8 @@ func (t *tracker) reportJoins(fresh []*server.RouteInfo) {
 	for _, p := range peers {
 		t.known[p.ID] = p
 		t.disp.post(event{kind: evJoined, peer: p})
+		if t.onJoin != nil {
+			t.onJoin(p)
+		}
 	}
 }

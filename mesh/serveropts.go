@@ -40,7 +40,7 @@ func newCredentials() (credentials, error) {
 func (c credentials) sign(nonce []byte) ([]byte, error) { return c.kp.Sign(nonce) }
 
 // serverOptions translates checked options into nats-server's.
-func serverOptions(n options.Normalized, creds credentials) *server.Options {
+func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *server.Options {
 	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 	o := &server.Options{
 		ServerName:          n.Name,
@@ -69,8 +69,7 @@ func serverOptions(n options.Normalized, creds credentials) *server.Options {
 			MaxPingsOut: n.MaxPingsOut,
 		},
 	}
-	o.Routes = make([]*url.URL, len(n.Seeds))
-	copy(o.Routes, n.Seeds)
+	o.Routes = routes
 	if n.Monitor {
 		o.HTTPHost = n.MonitorHost
 		o.HTTPPort = freeIfZero(n.MonitorPort)

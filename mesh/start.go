@@ -45,11 +45,15 @@ func Start(o options.Options) (*Node, error) {
 		return nil, err
 	}
 	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
-	srv, err := server.NewServer(serverOptions(n, creds))
+	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
+	node.log = sl
+	seeds := initialSeeds(node)
+	sl.setSeeds(seeds)
+	sopts := serverOptions(n, seeds, creds)
+	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
-	sl := newServerLog(n.Logger, n.Name, n.Seeds, node.routeActivity)
 	// The dispatcher exists before the server starts: route errors can be
 	// logged from the first moment.
 	node.disp = newDispatcher(n.Hooks, sl.log)
@@ -57,7 +61,10 @@ func Start(o options.Options) (*Node, error) {
 		sl.onRouteError = func(e RouteError) { node.disp.post(event{kind: evRouteError, routeErr: e}) }
 	}
 	srv.SetLoggerV2(sl, sl.enabled(slog.LevelDebug), sl.enabled(levelTrace), false)
-	node.srv, node.log = srv, sl
+	node.srv = srv
+	if n.SeedProvider != nil || n.PeersFile != "" {
+		node.joiner = newJoiner(node, sopts)
+	}
 
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {
@@ -150,6 +157,9 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
+	if n.joiner != nil {
+		t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
+	}
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
 		return err
@@ -157,6 +167,9 @@ func (n *Node) startRuntime() (err error) {
 	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
 	t.start()
+	if n.joiner != nil {
+		n.joiner.start()
+	}
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}

@@ -115,6 +115,7 @@ func (o Options) Normalize() (Normalized, error) {
 		{"PingInterval", (*int64)(&n.PingInterval), int64(DefaultPingInterval)},
 		{"LameDuckDuration", (*int64)(&n.LameDuckDuration), int64(DefaultLameDuckDuration)},
 		{"ReadyTimeout", (*int64)(&n.ReadyTimeout), int64(DefaultReadyTimeout)},
+		{"DiscoverTimeout", (*int64)(&n.DiscoverTimeout), int64(DefaultDiscoverTimeout)},
 	}
 	for _, d := range durations {
 		switch {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsmesh/natsmesh/discovery"
 )
 
 // DefaultCluster is the cluster name used when Options.Cluster is empty.
@@ -25,6 +27,7 @@ const (
 	DefaultPingInterval     = time.Second
 	DefaultMaxPingsOut      = 2
 	DefaultLameDuckDuration = 2 * time.Second
+	DefaultDiscoverTimeout  = 2 * time.Second
 )
 
 // Options configures one mesh node. Every field's zero value is usable.
@@ -74,6 +77,24 @@ type Options struct {
 	// does with every URL of -routes. Usually empty: one seed is enough for
 	// the node to learn the whole mesh.
 	ExtraSeeds []string
+
+	// SeedProvider finds seeds at run time: a static list, DNS A/AAAA or
+	// SRV records, a file (see package discovery). It is asked at Start
+	// (bounded by DiscoverTimeout) and again, with backoff, whenever the
+	// node has no peer; its seeds are tried alongside Seed and ExtraSeeds.
+	// nil: only Seed and ExtraSeeds.
+	SeedProvider discovery.Provider
+
+	// PeersFile, if set, is where the node remembers the route URLs of the
+	// peers it has seen (one per line, the format discovery.File reads),
+	// rewritten on every join. At Start they are seeds too, so a restarted
+	// node rejoins through any node it knew, even if its first seed is
+	// gone.
+	PeersFile string
+
+	// DiscoverTimeout bounds each call to SeedProvider.Discover.
+	// 0 means DefaultDiscoverTimeout (2s).
+	DiscoverTimeout time.Duration
 
 	// PingInterval is how often a route is pinged when idle; a peer that
 	// misses MaxPingsOut pings in a row is dropped and reported lost.

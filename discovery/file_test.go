@@ -1,0 +1,359 @@
+package discovery_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/discovery"
+)
+
+func TestFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    []string
+	}{
+		{name: "one URL", content: "nats://10.0.0.5:4248\n", want: []string{"nats://10.0.0.5:4248"}},
+		{name: "no final newline", content: "nats://a:1\nnats://b:2", want: []string{"nats://a:1", "nats://b:2"}},
+		{name: "empty", content: "", want: []string{}},
+		{name: "comments and blank lines only", content: "# none yet\n\n   \n\t# still none\n", want: []string{}},
+		{
+			name: "comments, blanks, spaces, CRLF",
+			content: "# the orders mesh\r\n" +
+				"  nats://10.0.0.5:4248  \r\n" +
+				"\r\n" +
+				"nats://10.0.0.6:4248 # node b\r\n" +
+				"nats-route://ruser:secret@10.0.0.7:4248\t# with credentials\r\n",
+			want: []string{"nats://10.0.0.5:4248", "nats://10.0.0.6:4248", "nats-route://ruser:secret@10.0.0.7:4248"},
+		},
+		{name: "IPv6", content: "nats://[fd00::5]:4248\n", want: []string{"nats://[fd00::5]:4248"}},
+		{
+			name:    "duplicates dropped, order kept",
+			content: "nats://b:2\nnats://a:1\nnats://b:2/\nNATS://B:2\nnats://a:1\n",
+			want:    []string{"nats://b:2", "nats://a:1"},
+		},
+		{name: "byte-order mark", content: "\uFEFFnats://a:1\n", want: []string{"nats://a:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeSeeds(t, filepath.Join(t.TempDir(), "seeds"), tt.content)
+			f := &discovery.File{Path: path}
+			got, err := f.Discover(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, strs(got))
+		})
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		wantMsg []string
+	}{
+		{name: "no scheme", content: "nats://a:1\n\n10.0.0.5:4248\n",
+			wantMsg: []string{"line 3", `"10.0.0.5:4248"`, "no scheme"}},
+		{name: "bad scheme", content: "# seeds\nhttp://a:1\n",
+			wantMsg: []string{"line 2", `scheme "http"`}},
+		{name: "no port", content: "nats://a\n", wantMsg: []string{"line 1", "missing port"}},
+		{name: "two URLs on a line", content: "nats://a:1 nats://b:2\n",
+			wantMsg: []string{"line 1", "2 words", "want one URL per line"}},
+		{name: "comma-separated", content: "nats://a:1,nats://b:2\n", wantMsg: []string{"line 1"}},
+		{name: "comment without a blank before it", content: "nats://a:1#b\n",
+			wantMsg: []string{"line 1", "fragment"}},
+		{name: "password masked", content: "\nnats://u:T0pS3cr3t@a\n",
+			wantMsg: []string{"line 2", "u:xxxxx@a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeSeeds(t, filepath.Join(t.TempDir(), "seeds"), tt.content)
+			got, err := (&discovery.File{Path: path}).Discover(context.Background())
+			require.Error(t, err)
+			assert.Nil(t, got)
+			assert.ErrorIs(t, err, discovery.ErrDiscovery)
+			assert.NotContains(t, err.Error(), "T0pS3cr3t")
+			assert.Contains(t, err.Error(), `"`+path+`"`)
+			for _, m := range tt.wantMsg {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope")
+		_, err := (&discovery.File{Path: path}).Discover(context.Background())
+		require.Error(t, err)
+		assert.ErrorIs(t, err, discovery.ErrDiscovery)
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Contains(t, err.Error(), path)
+	})
+	t.Run("directory", func(t *testing.T) {
+		dir := t.TempDir()
+		_, err := (&discovery.File{Path: dir}).Discover(context.Background())
+		require.Error(t, err)
+		assert.ErrorIs(t, err, discovery.ErrDiscovery)
+		assert.Contains(t, err.Error(), "not a regular file")
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		path := writeSeeds(t, filepath.Join(t.TempDir(), "seeds"), "nats://a:1\n")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := (&discovery.File{Path: path}).Discover(ctx)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorIs(t, err, discovery.ErrDiscovery)
+	})
+}
+
+// TestFileChanges checks that Discover sees every change: a new content,
+// a file that goes away and comes back, a bad line that is fixed.
+func TestFileChanges(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "seeds")
+	f := &discovery.File{Path: path}
+
+	_, err := f.Discover(ctx)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	writeSeeds(t, path, "nats://a:1\n")
+	requireSeeds(t, f, "nats://a:1")
+
+	writeSeeds(t, path, "nats://a:1\nnats://b:2\n")
+	requireSeeds(t, f, "nats://a:1", "nats://b:2")
+
+	writeSeeds(t, path, "nats://a:1\nbad\n")
+	_, err = f.Discover(ctx)
+	require.ErrorContains(t, err, "line 2")
+
+	writeSeeds(t, path, "nats://c:3\n")
+	requireSeeds(t, f, "nats://c:3")
+
+	require.NoError(t, os.Remove(path))
+	_, err = f.Discover(ctx)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	writeSeeds(t, path, "")
+	requireSeeds(t, f)
+}
+
+// TestFileCache shows when Discover answers from its cache: when the
+// file's modification time and size are those of the last read, and that
+// time is old enough to be trusted.
+func TestFileCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seeds")
+	f := &discovery.File{Path: path}
+
+	t.Run("unchanged mtime and size: cached", func(t *testing.T) {
+		old := time.Now().Add(-time.Hour)
+		writeSeeds(t, path, "nats://a:1\n")
+		require.NoError(t, os.Chtimes(path, old, old))
+		requireSeeds(t, f, "nats://a:1")
+
+		// Same size, same mtime: indistinguishable from no change.
+		writeSeeds(t, path, "nats://b:1\n")
+		require.NoError(t, os.Chtimes(path, old, old))
+		requireSeeds(t, f, "nats://a:1")
+
+		// A new mtime is a change.
+		require.NoError(t, os.Chtimes(path, old, old.Add(time.Second)))
+		requireSeeds(t, f, "nats://b:1")
+	})
+
+	t.Run("recent mtime: read again", func(t *testing.T) {
+		// A file changed moments ago may change again within the same
+		// timestamp tick, so its mtime does not vouch for its content.
+		recent := time.Now().Add(-100 * time.Millisecond)
+		writeSeeds(t, path, "nats://c:1\n")
+		require.NoError(t, os.Chtimes(path, recent, recent))
+		requireSeeds(t, f, "nats://c:1")
+
+		writeSeeds(t, path, "nats://d:1\n")
+		require.NoError(t, os.Chtimes(path, recent, recent))
+		requireSeeds(t, f, "nats://d:1")
+	})
+
+	t.Run("results are copies", func(t *testing.T) {
+		got, err := f.Discover(context.Background())
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		got[0].Host = "changed:9"
+		requireSeeds(t, f, "nats://d:1")
+	})
+}
+
+func TestFileWatch(t *testing.T) {
+	const every = 10 * time.Millisecond
+	path := writeSeeds(t, filepath.Join(t.TempDir(), "seeds"), "nats://a:1\n")
+	f := &discovery.File{Path: path}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := f.Watch(ctx, every)
+
+	// The current seeds come first.
+	requireUpdate(t, ch, "nats://a:1")
+
+	writeSeeds(t, path, "nats://a:1\nnats://b:2\n")
+	requireUpdate(t, ch, "nats://a:1", "nats://b:2")
+
+	// Edits that keep the seeds send nothing.
+	writeSeeds(t, path, "# comment\nnats://a:1\n\nnats://b:2 # b\n")
+	now := time.Now()
+	require.NoError(t, os.Chtimes(path, now, now))
+	requireNoUpdate(t, ch, 20*every)
+
+	// A bad line is reported once, with its line number.
+	writeSeeds(t, path, "nats://a:1\nnats://b\n")
+	up := receive(t, ch)
+	require.Error(t, up.Err)
+	assert.Nil(t, up.URLs)
+	assert.ErrorIs(t, up.Err, discovery.ErrDiscovery)
+	assert.Contains(t, up.Err.Error(), "line 2")
+	requireNoUpdate(t, ch, 10*every)
+
+	// Fixed.
+	writeSeeds(t, path, "nats://a:1\nnats://b:2\n")
+	requireUpdate(t, ch, "nats://a:1", "nats://b:2")
+
+	// Removed, then back.
+	require.NoError(t, os.Remove(path))
+	up = receive(t, ch)
+	assert.ErrorIs(t, up.Err, fs.ErrNotExist)
+	writeSeeds(t, path, "nats://c:3\n")
+	requireUpdate(t, ch, "nats://c:3")
+
+	// Emptied: an empty list, not an error.
+	writeSeeds(t, path, "# nobody\n")
+	requireUpdate(t, ch)
+
+	// A receiver that falls behind gets the latest seeds, not a backlog.
+	writeSeeds(t, path, "nats://d:4\n")
+	time.Sleep(30 * every)
+	writeSeeds(t, path, "nats://e:5\n")
+	time.Sleep(30 * every)
+	requireUpdate(t, ch, "nats://e:5")
+	requireNoUpdate(t, ch, 10*every)
+
+	// Ending the context closes the channel.
+	cancel()
+	requireClosed(t, ch)
+}
+
+func TestFileWatchEnds(t *testing.T) {
+	path := writeSeeds(t, filepath.Join(t.TempDir(), "seeds"), "nats://a:1\n")
+	f := &discovery.File{Path: path}
+
+	t.Run("context already done", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		requireClosed(t, f.Watch(ctx, time.Millisecond))
+	})
+	t.Run("update never received", func(t *testing.T) {
+		// The goroutine must not block on a send nobody takes.
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := f.Watch(ctx, 0) // the default interval
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+			case <-deadline:
+				t.Fatal("Watch's channel still open 5s after its context ended")
+			}
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		ch := f.Watch(ctx, -1)
+		requireUpdate(t, ch, "nats://a:1")
+		requireClosed(t, ch)
+	})
+	t.Run("concurrent Discover", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := f.Watch(ctx, time.Nanosecond) // raised to MinWatchInterval
+		requireUpdate(t, ch, "nats://a:1")
+		for range 20 {
+			requireSeeds(t, f, "nats://a:1")
+		}
+		cancel()
+		requireClosed(t, ch)
+	})
+}
+
+// writeSeeds replaces the file at path with content the way a careful
+// writer does (a temporary file renamed over it), so that a reader never
+// sees half of it; it returns path.
+func writeSeeds(t *testing.T, path, content string) string {
+	t.Helper()
+	tmp := path + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, []byte(content), 0o644))
+	require.NoError(t, os.Rename(tmp, path))
+	return path
+}
+
+func requireSeeds(t *testing.T, f *discovery.File, want ...string) {
+	t.Helper()
+	got, err := f.Discover(context.Background())
+	require.NoError(t, err)
+	if want == nil {
+		want = []string{}
+	}
+	require.Equal(t, want, strs(got))
+}
+
+// receive waits a bounded time for an update.
+func receive(t *testing.T, ch <-chan discovery.FileUpdate) discovery.FileUpdate {
+	t.Helper()
+	select {
+	case up, ok := <-ch:
+		require.True(t, ok, "channel closed")
+		return up
+	case <-time.After(5 * time.Second):
+		t.Fatal("no update within 5s")
+		return discovery.FileUpdate{}
+	}
+}
+
+func requireUpdate(t *testing.T, ch <-chan discovery.FileUpdate, want ...string) {
+	t.Helper()
+	up := receive(t, ch)
+	require.NoError(t, up.Err)
+	if want == nil {
+		want = []string{}
+	}
+	require.Equal(t, want, strs(up.URLs))
+}
+
+func requireNoUpdate(t *testing.T, ch <-chan discovery.FileUpdate, wait time.Duration) {
+	t.Helper()
+	select {
+	case up, ok := <-ch:
+		t.Fatalf("unexpected update (open %v): %v %v", ok, strs(up.URLs), up.Err)
+	case <-time.After(wait):
+	}
+}
+
+func requireClosed(t *testing.T, ch <-chan discovery.FileUpdate) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("channel not closed within 5s")
+		}
+	}
+}

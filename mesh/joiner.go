@@ -1,0 +1,223 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsmesh/natsmesh/discovery"
+)
+
+// Backoff of the joiner while the node has no peer.
+const (
+	joinRetryMin = 100 * time.Millisecond
+	joinRetryMax = 5 * time.Second
+	// rememberMax bounds how many peers the peers file keeps.
+	rememberMax = 64
+)
+
+// joiner keeps a node that has no peer looking for one: it asks the seed
+// provider again (with backoff) and hands nats-server the seeds it finds,
+// the configured ones and the remembered ones, as its routes. nats-server
+// itself keeps dialling each route (and logs each failure); once the node
+// has a peer, gossip does the rest and the joiner only watches.
+type joiner struct {
+	n      *Node
+	base   []*url.URL // Seed and ExtraSeeds
+	sopts  *server.Options
+	stopCh chan struct{}
+	done   chan struct{}
+
+	mu         sync.Mutex
+	remembered []string // cluster URLs of peers seen, most recent last
+}
+
+// initialSeeds returns the seeds to start with: configured, discovered
+// (bounded by DiscoverTimeout; a failure is logged, not fatal) and
+// remembered.
+func initialSeeds(n *Node) []*url.URL {
+	seeds := slices.Clone(n.opts.Seeds)
+	seeds = append(seeds, n.discover()...)
+	seeds = append(seeds, readPeersFile(n)...)
+	return dedupURLs(seeds)
+}
+
+func (n *Node) discover() []*url.URL {
+	p := n.opts.SeedProvider
+	if p == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.DiscoverTimeout)
+	defer cancel()
+	urls, err := p.Discover(ctx)
+	if err != nil {
+		n.log.log.Warn("natsmesh: seed discovery failed", "provider", fmt.Sprint(p), "err", err)
+	}
+	return urls
+}
+
+func readPeersFile(n *Node) []*url.URL {
+	if n.opts.PeersFile == "" {
+		return nil
+	}
+	urls, err := (&discovery.File{Path: n.opts.PeersFile}).Discover(context.Background())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		n.log.log.Warn("natsmesh: cannot read the peers file", "path", n.opts.PeersFile, "err", err)
+	}
+	return urls
+}
+
+func newJoiner(n *Node, sopts *server.Options) *joiner {
+	j := &joiner{n: n, base: n.opts.Seeds, sopts: sopts, stopCh: make(chan struct{}), done: make(chan struct{})}
+	for _, u := range readPeersFile(n) {
+		j.remembered = append(j.remembered, u.String())
+	}
+	return j
+}
+
+func (j *joiner) start() { go j.run() }
+
+func (j *joiner) stop() {
+	close(j.stopCh)
+	<-j.done
+}
+
+func (j *joiner) run() {
+	defer close(j.done)
+	wait := joinRetryMin
+	alone := time.Now()
+	warned := time.Duration(0)
+	for {
+		select {
+		case <-j.stopCh:
+			return
+		case <-time.After(wait):
+		}
+		if len(j.n.Peers()) > 0 {
+			wait, alone, warned = joinRetryMax, time.Time{}, 0
+			continue
+		}
+		if alone.IsZero() {
+			alone = time.Now()
+		}
+		seeds := dedupURLs(append(append(slices.Clone(j.base), j.n.discover()...), j.rememberedURLs()...))
+		if len(seeds) > 0 && !sameURLs(seeds, j.sopts.Routes) {
+			j.setRoutes(seeds)
+		}
+		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness.
+		if since := time.Since(alone); len(seeds) > 0 && since >= max(time.Second, 2*warned) {
+			warned = since
+			j.n.log.log.Warn("natsmesh: no peer has answered yet; still trying the seeds",
+				"for", since.Round(time.Millisecond), "seeds", redactAll(seeds))
+		}
+		wait = min(max(wait*2, joinRetryMin), joinRetryMax)
+	}
+}
+
+// setRoutes gives nats-server a new set of routes to solicit, through its
+// configuration reload (the embedding API for changing routes).
+func (j *joiner) setRoutes(seeds []*url.URL) {
+	o := *j.sopts
+	o.Routes = seeds
+	if err := j.n.srv.ReloadOptions(&o); err != nil {
+		j.n.log.log.Warn("natsmesh: cannot update the seeds", "err", err)
+		return
+	}
+	j.sopts.Routes = seeds
+	j.n.log.setSeeds(seeds)
+	j.n.log.log.Info("natsmesh: seeds updated", "seeds", redactAll(seeds))
+}
+
+// remember records a peer's route URL and rewrites the peers file.
+func (j *joiner) remember(clusterURL string) {
+	if clusterURL == "" {
+		return
+	}
+	j.mu.Lock()
+	j.remembered = slices.DeleteFunc(j.remembered, func(s string) bool { return s == clusterURL })
+	j.remembered = append(j.remembered, clusterURL)
+	if len(j.remembered) > rememberMax {
+		j.remembered = j.remembered[len(j.remembered)-rememberMax:]
+	}
+	lines := slices.Clone(j.remembered)
+	j.mu.Unlock()
+	if j.n.opts.PeersFile != "" {
+		if err := writeAtomically(j.n.opts.PeersFile, "# peers seen by natsmesh node "+j.n.Name()+"\n"+strings.Join(lines, "\n")+"\n"); err != nil {
+			j.n.log.log.Warn("natsmesh: cannot write the peers file", "path", j.n.opts.PeersFile, "err", err)
+		}
+	}
+}
+
+func (j *joiner) rememberedURLs() []*url.URL {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []*url.URL
+	for _, s := range j.remembered {
+		if u, err := discovery.ParseSeed(s); err == nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func writeAtomically(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".peers-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func dedupURLs(urls []*url.URL) []*url.URL {
+	seen := map[string]bool{}
+	var out []*url.URL
+	for _, u := range urls {
+		if u != nil && !seen[u.String()] {
+			seen[u.String()] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func sameURLs(a, b []*url.URL) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := map[string]bool{}
+	for _, u := range a {
+		set[u.String()] = true
+	}
+	for _, u := range b {
+		if !set[u.String()] {
+			return false
+		}
+	}
+	return true
+}
+
+func redactAll(urls []*url.URL) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = u.Redacted()
+	}
+	return out
+}

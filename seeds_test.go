@@ -1,0 +1,98 @@
+package natsmesh_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// TestSeedProvider: a node finds its seed through a provider, also when
+// the provider knows none at first and only later answers.
+func TestSeedProvider(t *testing.T) {
+	a, _ := startNode(t, options.Options{Name: "a"})
+	seed, err := url.Parse(a.ClusterURL())
+	require.NoError(t, err)
+
+	tests := []struct {
+		name     string
+		provider func() discovery.Provider
+	}{
+		{"static", func() discovery.Provider {
+			p, err := discovery.Static(a.ClusterURL())
+			require.NoError(t, err)
+			return p
+		}},
+		{"answers on the third call", func() discovery.Provider {
+			var calls atomic.Int32
+			return discovery.ProviderFunc(func(context.Context) ([]*url.URL, error) {
+				if calls.Add(1) < 3 {
+					return nil, discovery.ErrNoSeeds
+				}
+				return []*url.URL{seed}, nil
+			})
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, _ := startNode(t, options.Options{Name: fmt.Sprintf("p%d", i), SeedProvider: tt.provider(), Logger: quietLogger()})
+			require.NoError(t, n.WaitForPeers(ctxFor(t), 1))
+			n.Shutdown()
+		})
+	}
+}
+
+// TestSeedNotUpYet: a node whose seed is not up keeps trying, says so in
+// its log, and joins once the seed starts.
+func TestSeedNotUpYet(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	port := freePort(t)
+	b, _ := startNode(t, options.Options{Name: "b", Seed: fmt.Sprintf("nats://127.0.0.1:%d", port), Logger: logger})
+	eventually(t, "a log line about the seed", func() bool {
+		return strings.Contains(logs.String(), "Error trying to connect to route")
+	})
+	startNode(t, options.Options{Name: "a", ClusterPort: port})
+	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
+}
+
+// TestPeersFile: a node remembers the peers it has seen, so after a
+// restart it rejoins through them although its first seed is gone.
+func TestPeersFile(t *testing.T) {
+	peersFile := filepath.Join(t.TempDir(), "peers")
+	a, _ := startNode(t, options.Options{Name: "a"})
+	b, _ := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
+	c, _ := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL(), PeersFile: peersFile})
+	require.NoError(t, c.WaitForPeers(ctxFor(t), 2))
+	eventually(t, "both peers in the peers file", func() bool {
+		data, _ := os.ReadFile(peersFile)
+		return strings.Contains(string(data), a.ClusterURL()) && strings.Contains(string(data), b.ClusterURL())
+	})
+
+	deadSeed := a.ClusterURL()
+	a.Shutdown()
+	c.Shutdown()
+	c2, _ := startNode(t, options.Options{Name: "c", Seed: deadSeed, PeersFile: peersFile, Logger: quietLogger()})
+	require.NoError(t, c2.WaitForPeers(ctxFor(t), 1))
+	assert.Equal(t, "b", c2.Peers()[0].Name)
+}
+
+// quietLogger drops the errors a test provokes on purpose.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
