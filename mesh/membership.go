@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"log/slog"
 	"sort"
 	"sync"
@@ -18,7 +19,7 @@ const (
 	pollInterval    = 100 * time.Millisecond
 	fastPoll        = time.Millisecond
 	fastWindow      = 100 * time.Millisecond // after a route was created or closed
-	describeTimeout = 500 * time.Millisecond
+	describeTimeout = 5 * time.Second
 	goodbyeSync     = time.Second
 	goodbyeTTL      = time.Minute
 )
@@ -39,20 +40,30 @@ type tracker struct {
 	stopCh    chan struct{}
 	done      chan struct{}
 
+	ctx        context.Context // canceled by stop
+	cancel     context.CancelFunc
+	describing sync.WaitGroup
+
 	// Owned by the run goroutine.
-	known    map[string]Peer
-	goodbyes map[string]time.Time
-	lastSig  routeSig
+	known     map[string]Peer
+	pending   map[string]bool // seen on a route, being described
+	described chan Peer
+	goodbyes  map[string]time.Time
+	lastSig   routeSig
 }
 
 func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Logger) *tracker {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &tracker{
+		ctx: ctx, cancel: cancel,
 		srv: srv, sys: sys, disp: disp, log: log,
-		cue:      make(chan struct{}, 1),
-		stopCh:   make(chan struct{}),
-		done:     make(chan struct{}),
-		known:    map[string]Peer{},
-		goodbyes: map[string]time.Time{},
+		cue:       make(chan struct{}, 1),
+		stopCh:    make(chan struct{}),
+		done:      make(chan struct{}),
+		known:     map[string]Peer{},
+		pending:   map[string]bool{},
+		described: make(chan Peer),
+		goodbyes:  map[string]time.Time{},
 	}
 }
 
@@ -80,8 +91,10 @@ func (t *tracker) stop() {
 	case <-t.stopCh:
 	default:
 		close(t.stopCh)
+		t.cancel()
 	}
 	<-t.done
+	t.describing.Wait()
 }
 
 func (t *tracker) run() {
@@ -100,6 +113,8 @@ func (t *tracker) run() {
 			full = time.Since(lastFull) >= pollInterval
 		case m := <-t.sys.goodbyes:
 			t.recordGoodbye(m)
+		case p := <-t.described:
+			t.joined(p)
 		}
 		// Between full reads, a change in the number of remote servers
 		// or route connections (cheap counters) is the cue to read.
@@ -180,14 +195,16 @@ func (t *tracker) reconcile() {
 		t.reportLeaves(gone)
 	}
 
-	var fresh []*server.RouteInfo
-	for id, r := range present {
-		if _, ok := t.known[id]; !ok {
-			fresh = append(fresh, r)
+	// A peer gone before it could be described never joined.
+	for id := range t.pending {
+		if present[id] == nil {
+			delete(t.pending, id)
 		}
 	}
-	if len(fresh) > 0 {
-		t.reportJoins(fresh)
+	for id, r := range present {
+		if _, ok := t.known[id]; !ok && !t.pending[id] {
+			t.describe(r)
+		}
 	}
 
 	for id, at := range t.goodbyes {
@@ -229,31 +246,43 @@ func (t *tracker) anyUnexplained(gone []Peer) bool {
 	return false
 }
 
-func (t *tracker) reportJoins(fresh []*server.RouteInfo) {
-	now := time.Now()
-	peers := make([]Peer, len(fresh))
-	var wg sync.WaitGroup
-	deadline := now.Add(describeTimeout)
-	for i, r := range fresh {
-		peers[i] = Peer{Name: r.RemoteName, ID: r.RemoteID, JoinedAt: now}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cu, urls, err := t.sys.describe(r.RemoteID, r.IP, deadline)
-			if err != nil {
-				t.log.Debug("natsmesh: peer addresses unknown", "peer", r.RemoteName, "err", err)
-				return
-			}
-			peers[i].ClusterURL, peers[i].ClientURLs = cu, urls
-		}()
-	}
-	wg.Wait()
-	sort.Slice(peers, func(i, j int) bool { return peers[i].Name < peers[j].Name })
-	for _, p := range peers {
-		t.known[p.ID] = p
-		t.disp.post(event{kind: evJoined, peer: p})
-		if t.onJoin != nil {
-			t.onJoin(p)
+// describe starts finding a new peer's addresses. The join is reported
+// when they are known (joined), so PeerJoined always carries them: a
+// peer's system-account subscriptions travel on a route of their own, which
+// can come up a moment after its first route, or, after a network cut
+// heals, up to a route-reconnect delay later. The tracker goes on meanwhile.
+func (t *tracker) describe(r *server.RouteInfo) {
+	t.pending[r.RemoteID] = true
+	p := Peer{Name: r.RemoteName, ID: r.RemoteID, JoinedAt: time.Now()}
+	t.describing.Add(1)
+	go func() {
+		defer t.describing.Done()
+		ctx, cancel := context.WithTimeout(t.ctx, describeTimeout)
+		defer cancel()
+		cu, urls, err := t.sys.describe(ctx, r.RemoteID, r.IP)
+		if t.ctx.Err() != nil {
+			return // the node is shutting down
 		}
+		if err != nil {
+			t.log.Warn("natsmesh: peer joined, but its addresses are unknown", "peer", r.RemoteName, "err", err)
+		}
+		p.ClusterURL, p.ClientURLs = cu, urls
+		select {
+		case t.described <- p:
+		case <-t.stopCh:
+		}
+	}()
+}
+
+// joined reports a described peer, unless it left while being described.
+func (t *tracker) joined(p Peer) {
+	if !t.pending[p.ID] {
+		return
+	}
+	delete(t.pending, p.ID)
+	t.known[p.ID] = p
+	t.disp.post(event{kind: evJoined, peer: p})
+	if t.onJoin != nil {
+		t.onJoin(p)
 	}
 }

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -114,18 +115,14 @@ type varzReply struct {
 // describe finds peer id's addresses. A natsmesh peer answers on
 // describeSubject; a stock nats-server is asked for its VARZ, with
 // fallbackIP (where its route comes from) standing in for a wildcard bind
-// address. The peer's subscriptions reach this server with its route; until
-// they have, describe waits (bounded by deadline).
-func (s *sysConn) describe(id, fallbackIP string, deadline time.Time) (clusterURL string, clientURLs []string, err error) {
+// address. The peer's subscriptions reach this server with its
+// system-account route; until they have, describe waits (bounded by ctx).
+func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
 	wait := 50 * time.Microsecond
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return "", nil, fmt.Errorf("natsmesh: %s: its subscriptions did not arrive: %w", id, nats.ErrTimeout)
-		}
 		switch {
 		case s.acc.Interest(describeSubject(id)) > 0:
-			msg, err := s.nc.Request(describeSubject(id), nil, left)
+			msg, err := s.nc.RequestWithContext(ctx, describeSubject(id), nil)
 			if err != nil {
 				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
 			}
@@ -135,15 +132,19 @@ func (s *sysConn) describe(id, fallbackIP string, deadline time.Time) (clusterUR
 			}
 			return d.ClusterURL, d.ClientURLs, nil
 		case s.acc.Interest(varzSubject(id)) > 0:
-			return s.varz(id, fallbackIP, left)
+			return s.varz(ctx, id, fallbackIP)
 		}
-		time.Sleep(min(wait, left))
+		select {
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
+		case <-time.After(wait):
+		}
 		wait = min(wait*2, 5*time.Millisecond)
 	}
 }
 
-func (s *sysConn) varz(id, fallbackIP string, timeout time.Duration) (clusterURL string, clientURLs []string, err error) {
-	msg, err := s.nc.Request(varzSubject(id), nil, timeout)
+func (s *sysConn) varz(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
+	msg, err := s.nc.RequestWithContext(ctx, varzSubject(id), nil)
 	if err != nil {
 		return "", nil, fmt.Errorf("natsmesh: VARZ request to %s: %w", id, err)
 	}
