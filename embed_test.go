@@ -548,3 +548,17 @@ func TestAdvertise(t *testing.T) {
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	assert.ErrorContains(t, err, "ClusterAdvertise")
 }
+
+// TestWildcardBindWithoutAdvertise: a node bound to 0.0.0.0 that does not
+// advertise is described to its peers with the address its route comes
+// from, never 0.0.0.0.
+func TestWildcardBindWithoutAdvertise(t *testing.T) {
+	a, _ := startNode(t, options.Options{Name: "a"})
+	b, _ := startNode(t, options.Options{Name: "b", Host: "0.0.0.0", Seed: a.ClusterURL()})
+	require.NoError(t, a.WaitForPeers(ctxFor(t), 1))
+	p := a.Peers()[0]
+	assert.NotContains(t, p.ClusterURL, "0.0.0.0")
+	assert.Equal(t, "nats://127.0.0.1:"+strconv.Itoa(mustPort(t, b.ClusterURL())), p.ClusterURL)
+	require.Len(t, p.ClientURLs, 1)
+	assert.NotContains(t, p.ClientURLs[0], "0.0.0.0")
+}

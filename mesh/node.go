@@ -61,6 +61,19 @@ func (n *Node) ClusterURL() string {
 }
 
 func nodeURL(advertise, host string, addr net.Addr) string {
+	u := rawNodeURL(advertise, host, addr)
+	if h, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://")); err == nil {
+		if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+			return "nats://" + net.JoinHostPort("127.0.0.1", p)
+		}
+	}
+	return u
+}
+
+// rawNodeURL is the advertised address, else the listen address, which
+// may be a wildcard (0.0.0.0): peers told of it put the address they see
+// the node's route come from in its place.
+func rawNodeURL(advertise, host string, addr net.Addr) string {
 	port := 0
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = a.Port
@@ -70,8 +83,6 @@ func nodeURL(advertise, host string, addr net.Addr) string {
 			return "nats://" + net.JoinHostPort(h, p)
 		}
 		host = advertise
-	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
 	}
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
 }

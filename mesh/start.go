@@ -142,7 +142,9 @@ func (n *Node) startRuntime() (err error) {
 	}
 	undo = append(undo, sys.close)
 	err = sys.serveDescribe(description{
-		Name: n.Name(), ID: n.ID(), ClusterURL: n.ClusterURL(), ClientURLs: []string{n.ClientURL()},
+		Name: n.Name(), ID: n.ID(),
+		ClusterURL: rawNodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr()),
+		ClientURLs: []string{rawNodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())},
 	})
 	if err != nil {
 		return err

@@ -130,7 +130,10 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 			if err := json.Unmarshal(msg.Data, &d); err != nil {
 				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
 			}
-			return d.ClusterURL, d.ClientURLs, nil
+			for i, u := range d.ClientURLs {
+				d.ClientURLs[i] = unwildcard(u, fallbackIP)
+			}
+			return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
 		case s.acc.Interest(varzSubject(id)) > 0:
 			return s.varz(ctx, id, fallbackIP)
 		}
@@ -162,6 +165,16 @@ func (s *sysConn) varz(ctx context.Context, id, fallbackIP string) (clusterURL s
 		clusterURL = natsURL(r.Data.Cluster.Host, fallbackIP, r.Data.Cluster.Port)
 	}
 	return clusterURL, clientURLs, nil
+}
+
+// unwildcard replaces a wildcard host in a nats:// URL with fallback.
+func unwildcard(u, fallback string) string {
+	h, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
+	if err != nil {
+		return u
+	}
+	port, _ := strconv.Atoi(p)
+	return natsURL(h, fallback, port)
 }
 
 // natsURL builds nats://host:port, replacing a wildcard or empty host.
