@@ -34,7 +34,8 @@ type tracker struct {
 	disp *dispatcher
 	log  *slog.Logger
 
-	onJoin    func(Peer) // called from the tracker goroutine for each join, if set
+	onJoin    func(Peer)              // called from the tracker goroutine for each join, if set
+	onLeave   func(Peer, LeaveReason) // and for each leave
 	cue       chan struct{}
 	fastUntil atomic.Int64
 	stopCh    chan struct{}
@@ -234,6 +235,9 @@ func (t *tracker) reportLeaves(gone []Peer) {
 		}
 		delete(t.known, p.ID)
 		t.disp.post(event{kind: evLeft, peer: p, why: why})
+		if t.onLeave != nil {
+			t.onLeave(p, why)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ type Node struct {
 	disp    *dispatcher
 	clients *clientWatch // nil unless a client hook is set
 	sampler *sampler     // nil unless traffic samples are on
-	joiner  *joiner      // nil unless a seed provider or peers file is set
+	joiner  *joiner
 	tracker atomic.Pointer[tracker]
 
 	stopOnce  sync.Once
@@ -214,9 +214,7 @@ func (n *Node) Shutdown() {
 func (n *Node) stopRuntime() {
 	n.stopOnce.Do(func() {
 		close(n.closed)
-		if n.joiner != nil {
-			n.joiner.stop()
-		}
+		n.joiner.stop()
 		if t := n.tracker.Load(); t != nil {
 			t.stop()
 		}

@@ -19,6 +19,11 @@ const (
 	internalConnName = "natsmesh-internal"
 )
 
+const (
+	gossipedRouteRetries  = 10
+	reconnectErrorReports = 60
+)
+
 type credentials struct {
 	kp  nkeys.KeyPair
 	pub string
@@ -46,6 +51,7 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 		ServerName:          n.Name,
 		Host:                n.Host,
 		Port:                freeIfZero(n.Port),
+		ClientAdvertise:     n.ClientAdvertise,
 		NoSigs:              true,
 		NoLog:               false,
 		MaxPayload:          server.MAX_PAYLOAD_SIZE,
@@ -55,10 +61,16 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 		LameDuckDuration:    n.LameDuckDuration,
 		LameDuckGracePeriod: n.LameDuckDuration / 10,
 		Cluster: server.ClusterOpts{
-			Name:         n.Cluster,
-			Host:         n.ClusterHost,
-			Port:         freeIfZero(n.ClusterPort),
-			PingInterval: n.PingInterval,
+			Name:      n.Cluster,
+			Host:      n.ClusterHost,
+			Port:      freeIfZero(n.ClusterPort),
+			Advertise: n.ClusterAdvertise,
+			// nats-server redials a route learned by gossip only this many
+			// times (its default: never). Transient refusals at join time
+			// heal on these retries; longer cuts of known peers are
+			// redialled by the joiner.
+			ConnectRetries: gossipedRouteRetries,
+			PingInterval:   n.PingInterval,
 			// One connection per peer. nats-server's default pool of 3
 			// spreads accounts over connections; a mesh's traffic is one
 			// account (plus the system account), and with one connection
@@ -70,6 +82,9 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 		},
 	}
 	o.Routes = routes
+	// A route being redialled logs its first failure, then every
+	// reconnectErrorReports-th (nats-server's default: every one).
+	o.ReconnectErrorReports = reconnectErrorReports
 	if n.Monitor {
 		o.HTTPHost = n.MonitorHost
 		o.HTTPPort = freeIfZero(n.MonitorPort)

@@ -62,9 +62,7 @@ func Start(o options.Options) (*Node, error) {
 	}
 	srv.SetLoggerV2(sl, sl.enabled(slog.LevelDebug), sl.enabled(levelTrace), false)
 	node.srv = srv
-	if n.SeedProvider != nil || n.PeersFile != "" {
-		node.joiner = newJoiner(node, sopts)
-	}
+	node.joiner = newJoiner(node, sopts)
 
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {
@@ -159,9 +157,8 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
-	if n.joiner != nil {
-		t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
-	}
+	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
+	t.onLeave = n.joiner.left
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
 		return err
@@ -169,9 +166,7 @@ func (n *Node) startRuntime() (err error) {
 	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
 	t.start()
-	if n.joiner != nil {
-		n.joiner.start()
-	}
+	n.joiner.start()
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}

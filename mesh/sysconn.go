@@ -73,6 +73,11 @@ func (s *sysConn) sync(timeout time.Duration) error {
 // server gather its whole state.
 func describeSubject(id string) string { return "$SYS.NATSMESH." + id + ".DESCRIBE" }
 
+// stockGrace is how long describe waits for a peer's natsmesh responder
+// once it sees the peer's VARZ responder, before treating it as a stock
+// nats-server.
+const stockGrace = 250 * time.Millisecond
+
 func varzSubject(id string) string { return "$SYS.REQ.SERVER." + id + ".VARZ" }
 
 // description is a node's answer on describeSubject.
@@ -119,6 +124,7 @@ type varzReply struct {
 // system-account route; until they have, describe waits (bounded by ctx).
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
 	wait := 50 * time.Microsecond
+	var varzSince time.Time
 	for {
 		switch {
 		case s.acc.Interest(describeSubject(id)) > 0:
@@ -135,7 +141,15 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 			}
 			return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
 		case s.acc.Interest(varzSubject(id)) > 0:
-			return s.varz(ctx, id, fallbackIP)
+			// nats-server's own subscriptions exist from its start; a
+			// natsmesh node's responder comes a moment later. Only a peer
+			// without one after stockGrace is a stock server.
+			if varzSince.IsZero() {
+				varzSince = time.Now()
+			}
+			if time.Since(varzSince) >= stockGrace {
+				return s.varz(ctx, id, fallbackIP)
+			}
 		}
 		select {
 		case <-ctx.Done():
