@@ -131,12 +131,20 @@ func startNode(t *testing.T, o options.Options) (*mesh.Node, *recorder) {
 	return n, rec
 }
 
-// startTrio starts a, then b and c seeded from a, and waits for the mesh.
-func startTrio(t *testing.T) ([]*mesh.Node, []*recorder) {
+// startTrio starts a, then b and c seeded from a, and waits for the mesh;
+// adjust changes each node's options first.
+func startTrio(t *testing.T, adjust ...func(*options.Options)) ([]*mesh.Node, []*recorder) {
 	t.Helper()
-	a, ra := startNode(t, options.Options{Name: "a"})
-	b, rb := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
-	c, rc := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL()})
+	opts := func(name, seed string) options.Options {
+		o := options.Options{Name: name, Seed: seed}
+		for _, f := range adjust {
+			f(&o)
+		}
+		return o
+	}
+	a, ra := startNode(t, opts("a", ""))
+	b, rb := startNode(t, opts("b", a.ClusterURL()))
+	c, rc := startNode(t, opts("c", a.ClusterURL()))
 	nodes := []*mesh.Node{a, b, c}
 	for _, n := range nodes {
 		require.NoError(t, n.WaitForPeers(ctxFor(t), 2))

@@ -225,6 +225,8 @@ func (t *tracker) reportLeaves(gone []Peer) {
 		// makes sure it has also reached us.
 		if err := t.sys.sync(goodbyeSync); err == nil {
 			t.drainGoodbyes()
+		} else {
+			t.log.Warn("natsmesh: cannot confirm whether departed peers said goodbye", "err", err)
 		}
 	}
 	for _, p := range gone {

@@ -29,7 +29,10 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 		nats.InProcessServer(srv),
 		nats.Nkey(creds.pub, creds.sign),
 		nats.Name(internalConnName),
-		nats.NoReconnect(),
+		// Should the server ever drop this connection, it comes back
+		// (in process, within a second) with its subscriptions.
+		nats.MaxReconnects(100),
+		nats.ReconnectWait(10*time.Millisecond),
 		nats.IgnoreDiscoveredServers(),
 	)
 	if err != nil {

@@ -1,0 +1,324 @@
+// Package meshbench measures natsmesh against nats-server embedded by hand,
+// the way nats-server's documentation shows: server.NewServer, go s.Start(),
+// s.ReadyForConnections, explicit Routes. Every measurement runs both sides
+// in the same process and the same run, on loopback, with real servers and
+// nats.go clients.
+//
+// The benchmarks in package mesh (go test -bench . ./mesh/) and the program
+// examples/bench (go run ./examples/bench) both call this package, so they
+// measure the same thing. Functions return errors instead of taking a
+// testing.TB, and every wait is bounded by Wait.
+package meshbench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// Wait bounds every wait in this package: forming a cluster, messages
+// arriving, a hook being called.
+const Wait = 30 * time.Second
+
+// rawPoll is how often the raw side re-reads its route tables while it
+// waits for a full mesh: short, so polling does not make it look slower
+// than it is.
+const rawPoll = 200 * time.Microsecond
+
+// Kind says how a cluster's nodes are run.
+type Kind int
+
+const (
+	// Raw is nats-server embedded by hand in the documented way, with
+	// default options, no logging and explicit Routes to node 0.
+	Raw Kind = iota
+	// Mesh is natsmesh nodes (mesh.Start) with no hooks, started the way
+	// meshtest.Start does.
+	Mesh
+	// MeshHooks is natsmesh nodes with every hook set (to a no-op) and
+	// traffic samples every 100 ms: the most the library does alongside
+	// the data path.
+	MeshHooks
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Raw:
+		return "raw"
+	case Mesh:
+		return "mesh"
+	case MeshHooks:
+		return "mesh+hooks"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// AllHooks sets every hook of o to a no-op and turns traffic samples on
+// (every 100 ms). It is what MeshHooks nodes run with.
+func AllHooks(o *options.Options) {
+	o.TrafficInterval = 100 * time.Millisecond
+	o.Hooks = options.Hooks{
+		PeerJoined:         func(mesh.Peer) {},
+		PeerLeft:           func(mesh.Peer, mesh.LeaveReason) {},
+		ClientConnected:    func(mesh.Client) {},
+		ClientDisconnected: func(mesh.Client) {},
+		SlowConsumer:       func(mesh.Client) {},
+		AuthFailed:         func(mesh.Client) {},
+		RouteError:         func(mesh.RouteError) {},
+		Traffic:            func(mesh.Traffic) {},
+	}
+}
+
+// Cluster is a running, fully meshed set of nodes of one Kind.
+type Cluster struct {
+	Kind Kind
+	// Nodes are the natsmesh nodes (nil for Raw), in start order.
+	Nodes []*mesh.Node
+	// Servers are the embedded nats-servers of every kind, in start order:
+	// Servers[i] is Nodes[i].Server() for the mesh kinds.
+	Servers []*server.Server
+}
+
+// Form starts an n-node cluster of the given kind and returns it once it is
+// a full mesh, with how long that took from the first call that starts a
+// server. Node 0 starts first; nodes 1..n-1 start concurrently, each told
+// only node 0's route URL.
+//
+// The mesh is formed when every node's WaitForPeers(n-1) returns, that is
+// once every node has dispatched PeerJoined for every peer (which is what
+// meshtest.Start waits for). The raw cluster is formed when every server's
+// Routez lists n-1 distinct remote server IDs, polled every 200 µs.
+//
+// On error nothing is left running. The caller closes the cluster.
+func Form(kind Kind, n int) (*Cluster, time.Duration, error) {
+	if n < 1 {
+		return nil, 0, fmt.Errorf("meshbench: %d nodes, want at least 1", n)
+	}
+	c := &Cluster{Kind: kind, Servers: make([]*server.Server, n)}
+	var err error
+	start := time.Now()
+	if kind == Raw {
+		err = c.formRaw(n)
+	} else {
+		err = c.formMesh(n)
+	}
+	d := time.Since(start)
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	return c, d, nil
+}
+
+// Start is Form without the duration.
+func Start(kind Kind, n int) (*Cluster, error) {
+	c, _, err := Form(kind, n)
+	return c, err
+}
+
+// TimeFormation forms an n-node cluster of the given kind, closes it, and
+// returns how long forming took.
+func TimeFormation(kind Kind, n int) (time.Duration, error) {
+	c, d, err := Form(kind, n)
+	if err != nil {
+		return 0, err
+	}
+	c.Close()
+	return d, nil
+}
+
+func meshOptions(kind Kind, i int, seed string) options.Options {
+	o := options.Options{Name: nodeName(i), Seed: seed}
+	if kind == MeshHooks {
+		AllHooks(&o)
+	}
+	return o
+}
+
+// nodeName is "a", "b", ... then "n26", "n27" ..., as meshtest names nodes.
+func nodeName(i int) string {
+	if i < 26 {
+		return string(rune('a' + i))
+	}
+	return fmt.Sprintf("n%d", i)
+}
+
+func (c *Cluster) formMesh(n int) error {
+	c.Nodes = make([]*mesh.Node, n)
+	first, err := mesh.Start(meshOptions(c.Kind, 0, ""))
+	if err != nil {
+		return fmt.Errorf("meshbench: mesh node 0: %w", err)
+	}
+	c.Nodes[0], c.Servers[0] = first, first.Server()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node, err := mesh.Start(meshOptions(c.Kind, i, first.ClusterURL()))
+			if err != nil {
+				errs[i] = fmt.Errorf("meshbench: mesh node %d: %w", i, err)
+				return
+			}
+			c.Nodes[i], c.Servers[i] = node, node.Server()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	for _, node := range c.Nodes {
+		if err := node.WaitForPeers(ctx, n-1); err != nil {
+			return fmt.Errorf("meshbench: mesh of %d did not form: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) formRaw(n int) error {
+	first, err := StartRawServer(0, nil)
+	if err != nil {
+		return err
+	}
+	c.Servers[0] = first
+	seed := &url.URL{Scheme: "nats", Host: first.ClusterAddr().String()}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Servers[i], errs[i] = StartRawServer(i, seed)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return waitRawMesh(c.Servers, Wait)
+}
+
+// StartRawServer starts one nats-server as its documentation shows:
+// NewServer, go Start, ReadyForConnections (which polls every 25 ms), with
+// loopback addresses, free ports, no logging and, unless seed is nil,
+// Routes = [seed].
+func StartRawServer(i int, seed *url.URL) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName: fmt.Sprintf("raw-%d", i),
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		NoLog:      true,
+		NoSigs:     true,
+		Cluster: server.ClusterOpts{
+			Name: "rawbench",
+			Host: "127.0.0.1",
+			Port: server.RANDOM_PORT,
+		},
+	}
+	if seed != nil {
+		opts.Routes = []*url.URL{seed}
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("meshbench: raw node %d: %w", i, err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil, fmt.Errorf("meshbench: raw node %d not ready for connections within 10s", i)
+	}
+	return s, nil
+}
+
+// waitRawMesh polls until every server's Routez lists len(servers)-1
+// distinct remote server IDs, or timeout passes.
+func waitRawMesh(servers []*server.Server, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	want := len(servers) - 1
+	for next := 0; next < len(servers); {
+		got, err := distinctRemotes(servers[next])
+		if err != nil {
+			return fmt.Errorf("meshbench: raw node %d: Routez: %w", next, err)
+		}
+		if got >= want {
+			next++ // once a full view, a server keeps it: no need to recheck
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("meshbench: raw mesh of %d did not form within %s: node %d has %d of %d routes",
+				len(servers), timeout, next, got, want)
+		}
+		time.Sleep(rawPoll)
+	}
+	return nil
+}
+
+func distinctRemotes(s *server.Server) (int, error) {
+	rz, err := s.Routez(nil)
+	if err != nil {
+		return 0, err
+	}
+	ids := map[string]struct{}{}
+	for _, r := range rz.Routes {
+		if r.RemoteID != "" {
+			ids[r.RemoteID] = struct{}{}
+		}
+	}
+	return len(ids), nil
+}
+
+// ClientURL returns node i's client URL.
+func (c *Cluster) ClientURL(i int) string {
+	if c.Nodes != nil {
+		return c.Nodes[i].ClientURL()
+	}
+	return c.Servers[i].ClientURL()
+}
+
+// ShutdownNode shuts node i down at once: Node.Shutdown for the mesh kinds,
+// Server.Shutdown for Raw. It returns when the server has stopped.
+func (c *Cluster) ShutdownNode(i int) {
+	if c.Nodes != nil {
+		c.Nodes[i].Shutdown()
+		return
+	}
+	c.Servers[i].Shutdown()
+	c.Servers[i].WaitForShutdown()
+}
+
+// Close shuts every node down, concurrently, and waits. It is safe to call
+// more than once and after ShutdownNode.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for i, s := range c.Servers {
+		if s == nil && (c.Nodes == nil || c.Nodes[i] == nil) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c.Nodes != nil && c.Nodes[i] != nil {
+				c.Nodes[i].Shutdown()
+				return
+			}
+			s.Shutdown()
+			s.WaitForShutdown()
+		}()
+	}
+	wg.Wait()
+}
