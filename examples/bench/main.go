@@ -1,0 +1,318 @@
+// Command bench measures natsmesh against nats-server embedded by hand
+// (server.NewServer, go s.Start(), s.ReadyForConnections, explicit Routes),
+// both in the same run, prints the figures as a table and plots the time to
+// form a full mesh against the number of nodes as an SVG.
+//
+//	go run ./examples/bench                    # the full run, about 30 s
+//	go run ./examples/bench -quick             # a rough run, a few seconds
+//	go run ./examples/bench -svg out.svg       # where the plot goes ("" for none)
+//
+// It runs the same code as the benchmarks in package mesh (go test -bench .
+// ./mesh/), from package mesh/meshbench, where each figure is documented.
+// BENCHMARKS.md explains the table.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+)
+
+// config says how much of each measurement to do.
+type config struct {
+	nodes      []int // node counts for the formation plot
+	formReps   int   // formations per node count and side
+	tputRounds int   // throughput rounds (one batch on each cluster)
+	tputSmall  int   // messages per batch of 128 B
+	tputLarge  int   // messages per batch of 16 KiB
+	requests   int   // round trips per side and transport
+	peerEvents int   // join/leave cycles
+	memNodes   int   // cluster size for the idle-memory figure
+	memReps    int   // idle-memory measurements per side
+	resumeReps int   // resume measurements per side
+}
+
+var (
+	full = config{
+		nodes: []int{3, 6, 9, 16, 32}, formReps: 10,
+		tputRounds: 60, tputSmall: 20000, tputLarge: 2000,
+		requests: 5000, peerEvents: 500,
+		memNodes: 9, memReps: 5, resumeReps: 15,
+	}
+	quick = config{
+		nodes: []int{3, 9, 32}, formReps: 3,
+		tputRounds: 9, tputSmall: 20000, tputLarge: 2000,
+		requests: 1000, peerEvents: 200,
+		memNodes: 9, memReps: 1, resumeReps: 3,
+	}
+)
+
+func main() {
+	q := flag.Bool("quick", false, "a rough run in a few seconds: fewer node counts and repetitions")
+	svg := flag.String("svg", "docs/formation.svg", `where to write the formation plot ("" for none)`)
+	nodes := flag.String("nodes", "", "node counts for the formation plot, comma-separated (default 3,6,9,16,32; -quick 3,9,32)")
+	reps := flag.Int("reps", 0, "formations per node count and side (default 10; -quick 3)")
+	flag.Parse()
+	cfg := full
+	if *q {
+		cfg = quick
+	}
+	if *nodes != "" {
+		ns, err := parseNodes(*nodes)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		cfg.nodes = ns
+	}
+	if *reps > 0 {
+		cfg.formReps = *reps
+	}
+	if err := run(cfg, os.Stdout, os.Stderr, *svg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseNodes(s string) ([]int, error) {
+	var ns []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 || n > 200 {
+			return nil, fmt.Errorf("-nodes: %q is not a node count from 2 to 200", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+// run measures everything cfg asks for, prints the table to out (progress
+// to log) and writes the plot to svgPath unless it is "".
+func run(cfg config, out, log io.Writer, svgPath string) error {
+	m := machineNote()
+	fmt.Fprintf(log, "bench: %s\n", m)
+	res := &results{cfg: cfg}
+	steps := []struct {
+		what string
+		do   func(*results, io.Writer) error
+	}{
+		{"formation", measureFormation},
+		{"peer events", measurePeerEvents},
+		{"throughput", measureThroughput},
+		{"request/reply", measureRequestReply},
+		{"idle memory", measureMemory},
+		{"resume", measureResume},
+	}
+	for _, s := range steps {
+		start := time.Now()
+		if err := s.do(res, log); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+		fmt.Fprintf(log, "bench: %s done in %s\n", s.what, time.Since(start).Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "Machine: %s\n\n", m)
+	printTable(out, res.rows())
+	if svgPath != "" {
+		if dir := filepath.Dir(svgPath); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(svgPath, plotFormation(res.formation, m), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nPlot: %s\n", svgPath)
+	}
+	return nil
+}
+
+// results holds every measurement of one run.
+type results struct {
+	cfg        config
+	formation  []formationPoint
+	joins      []time.Duration
+	leaves     []time.Duration
+	tput       map[int]tputResult // by payload size
+	rtt        map[bool]rttResult // by in-process
+	mem        map[mb.Kind][]mb.Memory
+	resume     map[mb.Kind][]time.Duration
+	rttSamples int
+}
+
+type formationPoint struct {
+	nodes     int
+	mesh, raw []time.Duration
+}
+
+type tputResult struct {
+	on, off, raw            float64 // msgs/s
+	onRaw, offRaw, onOff    float64 // median per-round ratios
+	rounds, batch, sizeByte int
+}
+
+type rttResult struct{ mesh, raw []time.Duration }
+
+func measureFormation(r *results, log io.Writer) error {
+	for _, n := range r.cfg.nodes {
+		r.formation = append(r.formation, formationPoint{nodes: n})
+	}
+	for rep := range r.cfg.formReps {
+		fmt.Fprintf(log, "bench: formation %d/%d\n", rep+1, r.cfg.formReps)
+		for i, n := range r.cfg.nodes {
+			kinds := []mb.Kind{mb.Mesh, mb.Raw}
+			if (rep+i)%2 == 1 {
+				kinds = []mb.Kind{mb.Raw, mb.Mesh}
+			}
+			for _, k := range kinds {
+				d, err := mb.TimeFormation(k, n)
+				if err != nil {
+					return err
+				}
+				p := &r.formation[i]
+				if k == mb.Mesh {
+					p.mesh = append(p.mesh, d)
+				} else {
+					p.raw = append(p.raw, d)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func measurePeerEvents(r *results, _ io.Writer) error {
+	m, err := mb.NewMembership()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	for range r.cfg.peerEvents {
+		j, l, err := m.Cycle()
+		if err != nil {
+			return err
+		}
+		r.joins, r.leaves = append(r.joins, j), append(r.leaves, l)
+	}
+	return nil
+}
+
+func measureThroughput(r *results, log io.Writer) error {
+	r.tput = map[int]tputResult{}
+	for _, size := range []int{128, 16 << 10} {
+		batch := r.cfg.tputSmall
+		if size > 1024 {
+			batch = r.cfg.tputLarge
+		}
+		fmt.Fprintf(log, "bench: throughput %d B, %d rounds of %d messages\n", size, r.cfg.tputRounds, batch)
+		t, err := mb.NewThroughput(size, batch, mb.MeshHooks, mb.Mesh, mb.Raw)
+		if err != nil {
+			return err
+		}
+		for i := range r.cfg.tputRounds {
+			if err := t.Round(i); err != nil {
+				t.Close()
+				return err
+			}
+		}
+		t.Close()
+		r.tput[size] = tputResult{
+			on: t.Rate(mb.MeshHooks), off: t.Rate(mb.Mesh), raw: t.Rate(mb.Raw),
+			onRaw: t.Ratio(mb.MeshHooks, mb.Raw), offRaw: t.Ratio(mb.Mesh, mb.Raw), onOff: t.Ratio(mb.MeshHooks, mb.Mesh),
+			rounds: r.cfg.tputRounds, batch: batch, sizeByte: size,
+		}
+	}
+	return nil
+}
+
+func measureRequestReply(r *results, _ io.Writer) error {
+	r.rtt = map[bool]rttResult{}
+	for _, inProcess := range []bool{false, true} {
+		rs, err := mb.NewRoundTrips(inProcess, 1, mb.Mesh, mb.Raw)
+		if err != nil {
+			return err
+		}
+		for i := range r.cfg.requests {
+			if err := rs.Round(i); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		rs.Close()
+		r.rtt[inProcess] = rttResult{mesh: rs.Samples(mb.Mesh), raw: rs.Samples(mb.Raw)}
+	}
+	r.rttSamples = r.cfg.requests
+	return nil
+}
+
+func measureMemory(r *results, _ io.Writer) error {
+	r.mem = map[mb.Kind][]mb.Memory{}
+	for rep := range r.cfg.memReps {
+		kinds := []mb.Kind{mb.Mesh, mb.Raw}
+		if rep%2 == 1 {
+			kinds = []mb.Kind{mb.Raw, mb.Mesh}
+		}
+		for _, k := range kinds {
+			m, err := mb.IdleMemory(k, r.cfg.memNodes, 200*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			r.mem[k] = append(r.mem[k], m)
+		}
+	}
+	return nil
+}
+
+func measureResume(r *results, _ io.Writer) error {
+	r.resume = map[mb.Kind][]time.Duration{}
+	for rep := range r.cfg.resumeReps {
+		kinds := []mb.Kind{mb.Mesh, mb.Raw}
+		if rep%2 == 1 {
+			kinds = []mb.Kind{mb.Raw, mb.Mesh}
+		}
+		for _, k := range kinds {
+			d, err := mb.Resume(k)
+			if err != nil {
+				return err
+			}
+			r.resume[k] = append(r.resume[k], d)
+		}
+	}
+	return nil
+}
+
+// machineNote describes where the figures were measured.
+func machineNote() string {
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			load = ", load average " + f[0] + " at start"
+		}
+	}
+	return fmt.Sprintf("%s/%s, %s, %d cores (GOMAXPROCS %d), %s%s, %s",
+		runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0),
+		runtime.Version(), load, time.Now().UTC().Format("2006-01-02"))
+}
+
+// cpuModel returns the CPU's model name from /proc/cpuinfo, or "CPU model
+// unknown".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "CPU model unknown"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "CPU model unknown"
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+)
+
+// row is one line of the table.
+type row struct{ figure, mesh, raw, ratio, target, met string }
+
+const notRun = "not run"
+
+// rows turns the results into the table, figures in the order of the
+// issue: formation, membership events, throughput, round trips, memory,
+// resume.
+func (r *results) rows() []row {
+	var rows []row
+	for _, n := range []int{3, 9, 32} {
+		target, limit := "—", 0.0
+		switch n {
+		case 3:
+			target, limit = "≤ 0.25×", 0.25
+		case 32:
+			target, limit = "≤ 0.5×", 0.5
+		}
+		fig := fmt.Sprintf("Cold start to full mesh, %d nodes", n)
+		p, ok := r.point(n)
+		if !ok {
+			rows = append(rows, row{fig, notRun, notRun, "", target, "—"})
+			continue
+		}
+		m, rw := mb.Percentile(p.mesh, 50), mb.Percentile(p.raw, 50)
+		ratio := float64(m) / float64(rw)
+		met := "—"
+		if limit > 0 {
+			met = yesNo(ratio <= limit)
+		}
+		rows = append(rows, row{fig, fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
+	}
+
+	events := func(name string, ds []time.Duration) row {
+		p50, p99 := mb.Percentile(ds, 50), mb.Percentile(ds, 99)
+		return row{
+			fmt.Sprintf("%s, p50 / p99 of %d", name, len(ds)),
+			fmtDur(p50) + " / " + fmtDur(p99), "no hooks", "", "p99 ≤ 5 ms", yesNo(p99 <= 5*time.Millisecond),
+		}
+	}
+	rows = append(rows,
+		events("PeerJoined after the route opened", r.joins),
+		events("PeerLeft after the peer's Shutdown", r.leaves))
+
+	for _, size := range []int{128, 16 << 10} {
+		t := r.tput[size]
+		name := fmt.Sprintf("Throughput across nodes, %s", fmtSize(size))
+		rows = append(rows,
+			row{name + ", hooks off", fmtRate(t.off), fmtRate(t.raw), fmtRatio(t.offRaw), "—", "—"},
+			row{name + ", every hook on", fmtRate(t.on), fmtRate(t.raw), fmtRatio(t.onRaw), "≥ 0.95×", yesNo(t.onRaw >= 0.95)})
+	}
+
+	for _, inProcess := range []bool{false, true} {
+		rt := r.rtt[inProcess]
+		how := "TCP"
+		if inProcess {
+			how = "in process"
+		}
+		m, rw := mb.Percentile(rt.mesh, 50), mb.Percentile(rt.raw, 50)
+		rows = append(rows, row{
+			fmt.Sprintf("Request/reply across nodes, %s, p50 of %d", how, len(rt.mesh)),
+			fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
+		})
+	}
+
+	mem := func(name string, f func(mb.Memory) float64, format func(float64) string) row {
+		m, rw := medianMem(r.mem[mb.Mesh], f), medianMem(r.mem[mb.Raw], f)
+		ratio := ""
+		if rw > 0 {
+			ratio = fmtRatio(m / rw)
+		}
+		return row{fmt.Sprintf("Idle node (%d-node cluster), %s", r.cfg.memNodes, name), format(m), format(rw), ratio, "—", "—"}
+	}
+	kib := func(x float64) string { return fmt.Sprintf("%.0f KiB", x/1024) }
+	rows = append(rows,
+		mem("live heap", func(m mb.Memory) float64 { return m.HeapBytes }, kib),
+		mem("resident set", func(m mb.Memory) float64 { return m.RSSBytes }, kib),
+		mem("goroutines", func(m mb.Memory) float64 { return m.Goroutines }, func(x float64) string { return fmt.Sprintf("%.0f", x) }))
+
+	m, rw := mb.Percentile(r.resume[mb.Mesh], 50), mb.Percentile(r.resume[mb.Raw], 50)
+	rows = append(rows, row{
+		fmt.Sprintf("Subscriber resumes after its node's Shutdown, median of %d", len(r.resume[mb.Mesh])),
+		fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
+	})
+	return rows
+}
+
+func (r *results) point(n int) (formationPoint, bool) {
+	for _, p := range r.formation {
+		if p.nodes == n && len(p.mesh) > 0 && len(p.raw) > 0 {
+			return p, true
+		}
+	}
+	return formationPoint{}, false
+}
+
+func medianMem(ms []mb.Memory, f func(mb.Memory) float64) float64 {
+	xs := make([]float64, len(ms))
+	for i, m := range ms {
+		xs[i] = f(m)
+	}
+	return mb.Median(xs)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func fmtRatio(x float64) string { return fmt.Sprintf("%.2f×", x) }
+
+// fmtDur prints d in ms or µs with three significant digits or so.
+func fmtDur(d time.Duration) string {
+	switch ms := mb.Ms(d); {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", mb.Us(d))
+	case ms < 10:
+		return fmt.Sprintf("%.2f ms", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.1f ms", ms)
+	default:
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+}
+
+func fmtRate(x float64) string {
+	if x >= 1e6 {
+		return fmt.Sprintf("%.2f M msg/s", x/1e6)
+	}
+	return fmt.Sprintf("%.1f k msg/s", x/1e3)
+}
+
+func fmtSize(b int) string {
+	if b >= 1024 {
+		return fmt.Sprintf("%d KiB", b/1024)
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// printTable writes rows as a Markdown table with aligned columns, so it
+// reads in a terminal and pastes into BENCHMARKS.md.
+func printTable(w io.Writer, rows []row) {
+	head := row{"Figure", "natsmesh", "raw nats-server", "ratio", "target", "met?"}
+	all := append([]row{head}, rows...)
+	cells := func(r row) []string { return []string{r.figure, r.mesh, r.raw, r.ratio, r.target, r.met} }
+	width := make([]int, 6)
+	for _, r := range all {
+		for i, c := range cells(r) {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(cs []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, c := range cs {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(" " + c + pad + " |")
+			} else {
+				b.WriteString(" " + pad + c + " |") // numbers right-aligned
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(cells(head))
+	sep := make([]string, 6)
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i]-1) + ":"
+		if i == 0 {
+			sep[i] = strings.Repeat("-", width[i])
+		}
+	}
+	var b strings.Builder
+	b.WriteString("|")
+	for _, s := range sep {
+		b.WriteString(" " + s + " |")
+	}
+	fmt.Fprintln(w, b.String())
+	for _, r := range rows {
+		line(cells(r))
+	}
+}
