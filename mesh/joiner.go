@@ -25,16 +25,14 @@ const (
 	rememberMax = 64
 )
 
-// joiner keeps a node's routes complete. While the node has no peer it
-// asks the seed provider again (with backoff) and hands nats-server the
-// seeds it finds, the configured ones and the remembered ones, as its
-// routes; nats-server keeps dialling each (and logs each failure). Once the
-// node has peers, gossip does the rest, with one gap the joiner fills: a
-// route to a peer learned by gossip is not redialled by nats-server after it
-// breaks, so after a network cut two healthy nodes could stay apart for
-// good. A peer reported Lost therefore becomes a seed (a route nats-server
-// redials every second) until it is back, said goodbye, or lostSeedTTL
-// passes.
+// joiner keeps a node that has no peer looking for one: it asks the seed
+// provider again (with backoff) and hands nats-server the seeds it finds,
+// the configured ones and the remembered ones (the peers file, and peers
+// lost since the node started), as its routes, through nats-server's
+// configuration reload. nats-server keeps dialling each route (and logs the
+// failures). Once the node has a peer, gossip does the rest; the joiner
+// changes nothing while the node has peers, since changing routes through a
+// reload can close live ones.
 type joiner struct {
 	n      *Node
 	base   []*url.URL // Seed and ExtraSeeds
@@ -44,13 +42,8 @@ type joiner struct {
 	done   chan struct{}
 
 	mu         sync.Mutex
-	remembered []string             // cluster URLs of peers seen, most recent last
-	lost       map[string]time.Time // cluster URL of a Lost peer -> when; zero: back
-	goodbye    map[string]bool      // lost URLs whose peer then said goodbye
+	remembered []string // cluster URLs of peers seen, most recent last
 }
-
-// lostSeedTTL bounds how long a lost peer is redialled.
-const lostSeedTTL = 10 * time.Minute
 
 // initialSeeds returns the seeds to start with: configured, discovered
 // (bounded by DiscoverTimeout; a failure is logged, not fatal) and
@@ -91,7 +84,6 @@ func newJoiner(n *Node, sopts *server.Options) *joiner {
 	j := &joiner{
 		n: n, base: n.opts.Seeds, sopts: sopts,
 		wake: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		lost: map[string]time.Time{}, goodbye: map[string]bool{},
 	}
 	for _, u := range readPeersFile(n) {
 		j.remembered = append(j.remembered, u.String())
@@ -118,12 +110,8 @@ func (j *joiner) run() {
 		case <-j.wake:
 		case <-time.After(wait):
 		}
-		peers := j.n.Peers()
-		if len(peers) > 0 {
+		if len(j.n.Peers()) > 0 {
 			alone, warned, wait = time.Time{}, 0, joinRetryMax
-			if want := j.connectedRoutes(peers); !sameURLs(want, j.sopts.Routes) {
-				j.setRoutes(want, false)
-			}
 			continue
 		}
 		if alone.IsZero() {
@@ -132,9 +120,9 @@ func (j *joiner) run() {
 		seeds := slices.Clone(j.base)
 		seeds = append(seeds, j.n.discover()...)
 		seeds = append(seeds, j.rememberedURLs()...)
-		seeds = dedupURLs(append(seeds, j.lostURLs()...))
+		seeds = dedupURLs(seeds)
 		if len(seeds) > 0 && !sameURLs(seeds, j.sopts.Routes) {
-			j.setRoutes(seeds, true)
+			j.setRoutes(seeds)
 		}
 		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness.
 		if since := time.Since(alone); len(seeds) > 0 && since >= max(time.Second, 2*warned) {
@@ -146,66 +134,12 @@ func (j *joiner) run() {
 	}
 }
 
-// connectedRoutes is what the routes should be while the node has peers:
-// what they are, plus lost peers to redial, less lost peers given up on
-// (expired, or said goodbye) that no present peer uses. Nothing else is
-// removed: removing a route closes its connection.
-func (j *joiner) connectedRoutes(peers []Peer) []*url.URL {
-	present := map[string]bool{}
-	for _, p := range peers {
-		present[p.ClusterURL] = true
-	}
-	drop := map[string]bool{}
-	j.mu.Lock()
-	for u, at := range j.lost {
-		switch {
-		case present[u]:
-			j.lost[u] = time.Time{}
-		case j.goodbye[u] || (!at.IsZero() && time.Since(at) > lostSeedTTL):
-			drop[u] = true
-			delete(j.lost, u)
-			delete(j.goodbye, u)
-		}
-	}
-	j.mu.Unlock()
-	want := slices.Clone(j.sopts.Routes)
-	want = append(want, j.base...)
-	want = append(want, j.lostURLs()...)
-	want = slices.DeleteFunc(dedupURLs(want), func(u *url.URL) bool { return drop[u.String()] })
-	return want
-}
-
-// lostURLs returns the lost peers being redialled, and those back again.
-func (j *joiner) lostURLs() []*url.URL {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []*url.URL
-	for s := range j.lost {
-		if u, err := discovery.ParseSeed(s); err == nil {
-			out = append(out, u)
-		}
-	}
-	slices.SortFunc(out, func(a, b *url.URL) int { return strings.Compare(a.String(), b.String()) })
-	return out
-}
-
-// left is the tracker's news that a peer left: a lost one is redialled, a
-// goodbye ends redialling it.
+// left is the tracker's news that a peer left: a lost peer is worth
+// trying again should the node find itself alone.
 func (j *joiner) left(p Peer, why LeaveReason) {
-	if p.ClusterURL == "" {
-		return
+	if why == Lost {
+		j.remember(p.ClusterURL)
 	}
-	j.mu.Lock()
-	switch why {
-	case Lost:
-		j.lost[p.ClusterURL] = time.Now()
-		delete(j.goodbye, p.ClusterURL)
-	case Left:
-		if _, ok := j.lost[p.ClusterURL]; ok {
-			j.goodbye[p.ClusterURL] = true
-		}
-	}
-	j.mu.Unlock()
 	select {
 	case j.wake <- struct{}{}:
 	default:
@@ -214,20 +148,18 @@ func (j *joiner) left(p Peer, why LeaveReason) {
 
 // setRoutes gives nats-server a new set of routes to solicit, through its
 // configuration reload (the embedding API for changing routes).
-// asSeeds: failures to dial them are logged as errors (for a lost peer's
-// redials, information).
-func (j *joiner) setRoutes(seeds []*url.URL, asSeeds bool) {
+// The options given are a copy of the server's current ones with only
+// Routes changed; after the reload the server holds that copy.
+func (j *joiner) setRoutes(seeds []*url.URL) {
 	o := *j.sopts
 	o.Routes = seeds
 	if err := j.n.srv.ReloadOptions(&o); err != nil {
 		j.n.log.log.Warn("natsmesh: cannot update the seeds", "err", err)
 		return
 	}
-	j.sopts.Routes = seeds
-	if asSeeds {
-		j.n.log.setSeeds(seeds)
-	}
-	j.n.log.log.Info("natsmesh: routes updated", "routes", redactAll(seeds))
+	j.sopts = &o
+	j.n.log.setSeeds(seeds)
+	j.n.log.log.Info("natsmesh: seeds updated", "seeds", redactAll(seeds))
 }
 
 // remember records a peer's route URL and rewrites the peers file.
@@ -236,10 +168,6 @@ func (j *joiner) remember(clusterURL string) {
 		return
 	}
 	j.mu.Lock()
-	if _, ok := j.lost[clusterURL]; ok {
-		j.lost[clusterURL] = time.Time{} // back again
-		delete(j.goodbye, clusterURL)
-	}
 	j.remembered = slices.DeleteFunc(j.remembered, func(s string) bool { return s == clusterURL })
 	j.remembered = append(j.remembered, clusterURL)
 	if len(j.remembered) > rememberMax {

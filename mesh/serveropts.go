@@ -20,7 +20,7 @@ const (
 )
 
 const (
-	gossipedRouteRetries  = 10
+	gossipedRouteRetries  = 600
 	reconnectErrorReports = 60
 )
 
@@ -66,9 +66,11 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 			Port:      freeIfZero(n.ClusterPort),
 			Advertise: n.ClusterAdvertise,
 			// nats-server redials a route learned by gossip only this many
-			// times (its default: never). Transient refusals at join time
-			// heal on these retries; longer cuts of known peers are
-			// redialled by the joiner.
+			// times, a second apart (its default: never), so after a
+			// network cut two healthy nodes could stay apart for good in an
+			// otherwise full mesh, losing messages between their clients.
+			// Redialling for 10 minutes heals cuts (and refusals at join
+			// time) shorter than that; seeds are redialled for ever.
 			ConnectRetries: gossipedRouteRetries,
 			PingInterval:   n.PingInterval,
 			// One connection per peer, no pool and no dedicated
