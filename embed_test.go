@@ -498,9 +498,10 @@ func TestBadInput(t *testing.T) {
 		{"template yielding nothing", options.Options{Host: `{{ GetAllInterfaces | include "name" "nosuchif0" | attr "address" }}`}, true, []string{"Host", "no address"}},
 		{"negative ping interval", options.Options{PingInterval: -time.Second}, true, []string{"PingInterval", "-1s"}},
 		{"negative max pings", options.Options{MaxPingsOut: -1}, true, []string{"MaxPingsOut", "-1"}},
-		// Binding an address of no local interface fails in the server
-		// itself (TEST-NET-3: nothing is sent anywhere).
-		{"host of no local interface", options.Options{Host: "203.0.113.1"}, false, []string{"203.0.113.1"}},
+		// An address of no local interface cannot be bound (TEST-NET-3:
+		// nothing is sent anywhere).
+		{"host of no local interface", options.Options{Host: "203.0.113.1"}, true, []string{"Host", "203.0.113.1", "cannot listen"}},
+		{"cluster host of no local interface", options.Options{ClusterHost: "203.0.113.1"}, true, []string{"ClusterHost", "203.0.113.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,4 +586,21 @@ func TestWildcardBindWithoutAdvertise(t *testing.T) {
 	assert.Equal(t, "nats://127.0.0.1:"+strconv.Itoa(mustPort(t, b.ClusterURL())), p.ClusterURL)
 	require.Len(t, p.ClientURLs, 1)
 	assert.NotContains(t, p.ClientURLs[0], "0.0.0.0")
+}
+
+// TestTinyLameDuckDuration: any positive LameDuckDuration is accepted (a
+// zero grace period would mean nats-server's 10 s and be refused).
+func TestTinyLameDuckDuration(t *testing.T) {
+	n, err := mesh.Start(options.Options{LameDuckDuration: 5})
+	require.NoError(t, err)
+	require.NoError(t, n.Leave(ctxFor(t)))
+}
+
+// TestWaitForInterestWantsLiteralSubject: a wildcard would never match as
+// a subject to publish on, so it is refused rather than waited for.
+func TestWaitForInterestWantsLiteralSubject(t *testing.T) {
+	n, _ := startNode(t, options.Options{})
+	for _, subject := range []string{"orders.>", "orders.*", "", "a..b"} {
+		assert.ErrorIs(t, n.WaitForInterest(ctxFor(t), subject), mesh.ErrSubject, subject)
+	}
 }

@@ -1,6 +1,6 @@
 module github.com/natsmesh/natsmesh
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/hashicorp/go-sockaddr v1.0.7

@@ -28,6 +28,12 @@ func ParseSeed(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
+		// url.Error repeats the whole URL, password and all: keep only
+		// what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("%w %q: %w", ErrSeed, raw, err)
 	}
 	switch u.Scheme {

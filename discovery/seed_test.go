@@ -78,3 +78,13 @@ func TestParseSeedErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestParseSeedNeverShowsThePassword: whatever is wrong with a seed URL,
+// its password stays out of the error.
+func TestParseSeedNeverShowsThePassword(t *testing.T) {
+	for _, raw := range []string{"nats://ruser:s3cret@host:abc", "nats://ruser:s3cret@host", "http://ruser:s3cret@host:4248", "nats://ruser:s3cret@:4248"} {
+		_, err := discovery.ParseSeed(raw)
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), "s3cret", raw)
+	}
+}

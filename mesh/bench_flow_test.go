@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
 // BenchmarkThroughputHooks measures cross-node publish/subscribe throughput

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
 // BenchmarkFormation measures the time from a cold start to a full mesh for

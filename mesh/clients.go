@@ -39,7 +39,6 @@ func (s *sysConn) watchClients(serverID string, connects, authErrors bool, post 
 			w.unsubscribe()
 			return nil, fmt.Errorf("natsmesh: subscribe %s: %w", subj, err)
 		}
-		_ = sub.SetPendingLimits(-1, -1)
 		w.subs = append(w.subs, sub)
 	}
 	if err := s.nc.Flush(); err != nil {
@@ -110,9 +109,11 @@ func (w *clientWatch) handle(m *nats.Msg) {
 	}
 }
 
-// internal reports the library's own connections.
+// internal reports the library's own connections: only they can log in to
+// the system account (with the node's own nkey), whatever a client names
+// itself.
 func internal(ci server.ClientInfo) bool {
-	return strings.HasPrefix(ci.Name, internalConnName)
+	return ci.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(ci.Name, internalConnName)
 }
 
 func clientOf(ci server.ClientInfo) Client {

@@ -22,6 +22,29 @@ const (
 	evTraffic
 )
 
+// String returns the name of the hook the kind is for.
+func (k eventKind) String() string {
+	switch k {
+	case evJoined:
+		return "PeerJoined"
+	case evLeft:
+		return "PeerLeft"
+	case evClientConnected:
+		return "ClientConnected"
+	case evClientDisconnected:
+		return "ClientDisconnected"
+	case evSlowConsumer:
+		return "SlowConsumer"
+	case evAuthFailed:
+		return "AuthFailed"
+	case evRouteError:
+		return "RouteError"
+	case evTraffic:
+		return "Traffic"
+	}
+	return "unknown"
+}
+
 // event is one thing to tell the hooks about.
 type event struct {
 	kind     eventKind
@@ -132,7 +155,7 @@ func (d *dispatcher) apply(e event) {
 func (d *dispatcher) call(e event) {
 	defer func() {
 		if r := recover(); r != nil {
-			d.log.Error("natsmesh: hook panicked", "event", int(e.kind), "panic", r)
+			d.log.Error("natsmesh: hook panicked", "hook", e.kind.String(), "panic", r)
 		}
 	}()
 	h := d.hooks

@@ -10,6 +10,10 @@ var (
 	// come up within Options.ReadyTimeout.
 	ErrNotReady = errors.New("natsmesh: node not ready for connections")
 
+	// ErrSubject is returned for a subject that is not valid where it is
+	// used.
+	ErrSubject = errors.New("natsmesh: bad subject")
+
 	// ErrServer wraps errors nats-server reported while starting (a
 	// listener that could not bind, a configuration it refused).
 	ErrServer = errors.New("natsmesh: nats-server failed")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -24,7 +25,7 @@ type serverLog struct {
 
 	mu        sync.Mutex
 	fatals    []string
-	seedPorts []string // ":port:" of each seed, to recognise dials to them
+	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
 }
 
 func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
@@ -35,11 +36,17 @@ func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 }
 
 // setSeeds tells the log which route URLs are seeds: failures to dial them
-// stay errors.
+// stay errors. A seed given by IP is recognised by "ip:port" in the dial
+// error; one given by host name (dialled at an address the log cannot
+// know) by its port alone.
 func (l *serverLog) setSeeds(seeds []*url.URL) {
 	ports := make([]string, 0, len(seeds))
 	for _, u := range seeds {
-		ports = append(ports, ":"+u.Port()+":")
+		if net.ParseIP(u.Hostname()) != nil {
+			ports = append(ports, " "+net.JoinHostPort(u.Hostname(), u.Port())+":")
+		} else {
+			ports = append(ports, ":"+u.Port()+":")
+		}
 	}
 	l.mu.Lock()
 	l.seedPorts = ports

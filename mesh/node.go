@@ -106,7 +106,14 @@ func (n *Node) MonitorURL() string {
 // name. The view moves with the membership hooks: while a hook runs, Peers
 // already includes the peer it reports joining and no longer includes the
 // one it reports leaving.
+//
+// After Shutdown or Leave it returns nil.
 func (n *Node) Peers() []Peer {
+	select {
+	case <-n.closed:
+		return nil
+	default:
+	}
 	p, _ := n.disp.peers()
 	return p
 }
@@ -184,13 +191,13 @@ func (n *Node) Leave(ctx context.Context) error {
 func (n *Node) waitInternalGone(ctx context.Context) {
 	deadline := time.Now().Add(internalGoneTimeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20})
+		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20, Account: server.DEFAULT_SYSTEM_ACCOUNT})
 		if err != nil {
 			return
 		}
 		internal := false
 		for _, c := range cz.Conns {
-			internal = internal || strings.HasPrefix(c.Name, internalConnName)
+			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(c.Name, internalConnName))
 		}
 		if !internal {
 			return
@@ -201,7 +208,9 @@ func (n *Node) waitInternalGone(ctx context.Context) {
 
 // Shutdown stops the node at once. Peers still hear a goodbye and report
 // the node with the reason Left. Hooks queued but not yet called are
-// dropped. Calling it again, or concurrently with Leave, is safe.
+// dropped; a hook running at the time finishes on its own (Shutdown does
+// not wait for it, so a hook may call Shutdown). Calling it again, or
+// concurrently with Leave, is safe.
 func (n *Node) Shutdown() {
 	n.stopRuntime()
 	n.srv.Shutdown()
@@ -244,10 +253,15 @@ func (n *Node) routeActivity() {
 
 // WaitForInterest returns once this node knows of at least one subscriber
 // (its own client's or a peer's) whose subscription matches subject in the
-// global account, or ctx's error. Interest crosses routes asynchronously: a
-// client that subscribes on one node and flushes can still miss a message
-// published on another node an instant later. Wait for interest first.
+// global account, or ctx's error. subject is one you will publish on: a
+// literal subject, no wildcards (a subscription "orders.>" matches
+// "orders.created"). Interest crosses routes asynchronously: a client that
+// subscribes on one node and flushes can still miss a message published on
+// another node an instant later. Wait for interest first.
 func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
+	if !server.IsValidLiteralSubject(subject) {
+		return fmt.Errorf("natsmesh: WaitForInterest(%q): want a literal subject to publish on, without wildcards: %w", subject, ErrSubject)
+	}
 	wait := 50 * time.Microsecond
 	for {
 		if n.srv.GlobalAccount().Interest(subject) > 0 {

@@ -3,6 +3,7 @@ package mesh
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
@@ -59,7 +60,7 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 		SystemAccount:       server.DEFAULT_SYSTEM_ACCOUNT,
 		Nkeys:               []*server.NkeyUser{{Nkey: creds.pub, Account: sys}},
 		LameDuckDuration:    n.LameDuckDuration,
-		LameDuckGracePeriod: n.LameDuckDuration / 10,
+		LameDuckGracePeriod: max(n.LameDuckDuration/10, time.Nanosecond), // 0 would mean nats-server's 10 s
 		Cluster: server.ClusterOpts{
 			Name:      n.Cluster,
 			Host:      n.ClusterHost,

@@ -1,11 +1,13 @@
 package mesh
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -24,18 +26,12 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := []struct {
-		field, host string
-		port        int
-	}{{"Port", n.Host, n.Port}, {"ClusterPort", n.ClusterHost, n.ClusterPort}}
+	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
 	if n.Monitor {
-		ports = append(ports, struct {
-			field, host string
-			port        int
-		}{"MonitorPort", n.MonitorHost, n.MonitorPort})
+		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
 	}
-	for _, p := range ports {
-		if err := checkPortFree(p.field, p.host, p.port); err != nil {
+	for _, l := range listeners {
+		if err := l.check(); err != nil {
 			return nil, err
 		}
 	}
@@ -104,22 +100,30 @@ func (n *Node) waitListening() error {
 	}
 }
 
-// checkPortFree refuses a fixed port that is already taken, so the error
-// names the option rather than surfacing as a server log line.
-func checkPortFree(field, host string, port int) error {
-	if port == 0 {
-		return nil
+// listenCheck is a listener the node is about to open.
+type listenCheck struct {
+	hostField, portField string
+	host                 string
+	port                 int
+}
+
+// check binds the address for a moment, so that a port in use or a host
+// that is no local address is refused with an error naming the option,
+// rather than surfacing as a server log line.
+func (l listenCheck) check() error {
+	addr := net.JoinHostPort(l.host, strconv.Itoa(l.port))
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln.Close()
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		msg := err.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
-		}
-		return &options.FieldError{Field: field, Value: port,
-			Err: fmt.Errorf("cannot listen on %s: %s", net.JoinHostPort(host, strconv.Itoa(port)), msg)}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
 	}
-	return l.Close()
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &options.FieldError{Field: l.portField, Value: l.port, Err: fmt.Errorf("cannot listen on %s: %s", addr, msg)}
+	}
+	return &options.FieldError{Field: l.hostField, Value: l.host, Err: fmt.Errorf("cannot listen on %s: %s", addr, msg)}
 }
 
 // startRuntime connects the node's internal clients and starts the

@@ -45,7 +45,6 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 			nc.Close()
 			return nil, fmt.Errorf("natsmesh: subscribe %s: %w", subj, err)
 		}
-		_ = sub.SetPendingLimits(-1, -1)
 		s.subs = append(s.subs, sub)
 	}
 	if err := nc.Flush(); err != nil {

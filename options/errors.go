@@ -21,7 +21,8 @@ type FieldError struct {
 	Err error
 }
 
-// Error returns e.g. `invalid option Port=-3: must be between 0 and 65535`.
+// Error returns e.g. `invalid option Port=-3: must be between 0 (a free
+// port) and 65535`.
 // Strings are quoted; durations are written as such, e.g. `PingInterval=-1s`.
 func (e *FieldError) Error() string {
 	v := fmt.Sprintf("%#v", e.Value)

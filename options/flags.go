@@ -47,7 +47,10 @@ func Usage() string { return usage }
 //
 // args excludes the program name (pass os.Args[1:]). The result is not
 // normalized: fields not given keep their zero values, which Normalize (or
-// mesh.Start) turns into defaults.
+// mesh.Start) turns into natsmesh's defaults. Those differ from
+// nats-server's where a flag is left out: without -a the node listens on
+// 127.0.0.1 (not every interface), and without -p on a free port (not
+// 4222).
 //
 // -h or --help returns an error matching flag.ErrHelp. A bad value is
 // reported as a *FieldError whose Field is the flag's long name (e.g.
@@ -128,7 +131,7 @@ func FromArgs(args []string) (Options, error) {
 	if given("cluster", "cluster_listen") {
 		h, p, err := parseListenURL(cluster)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: "--cluster", Value: cluster, Err: err})
+			errs = append(errs, &FieldError{Field: "--cluster", Value: discovery.Redact(cluster), Err: err})
 		}
 		o.ClusterHost, o.ClusterPort = h, p
 	}

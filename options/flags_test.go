@@ -162,7 +162,7 @@ func TestFromArgsFieldErrors(t *testing.T) {
 		{name: "cluster without port", args: "-cluster nats://localhost", field: "--cluster", value: "nats://localhost", wantMsg: "port"},
 		{name: "cluster port too high", args: "-cluster nats://localhost:70000", field: "--cluster", value: "nats://localhost:70000", wantMsg: "70000"},
 		{name: "cluster port not a number", args: "-cluster nats://localhost:x", field: "--cluster", value: "nats://localhost:x", wantMsg: "port"},
-		{name: "cluster with credentials", args: "-cluster nats://u:p@localhost:4248", field: "--cluster", value: "nats://u:p@localhost:4248", wantMsg: "password"},
+		{name: "cluster with credentials", args: "-cluster nats://u:p@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
 		{name: "cluster with path", args: "-cluster nats://localhost:4248/x", field: "--cluster", value: "nats://localhost:4248/x", wantMsg: "path"},
 		{name: "cluster bad host", args: "-cluster nats://bad!host:4248", field: "--cluster", value: "nats://bad!host:4248"},
 		{name: "cluster empty", args: "-cluster=", field: "--cluster", value: ""},

@@ -2,12 +2,14 @@ package options
 
 // Hooks are the application's view of the mesh. Every hook of a node is
 // called from one goroutine of the library, one call at a time, in the order
-// things happened; never from a nats-server goroutine, so a slow hook delays
-// only the hooks after it. A nil hook is skipped.
+// the library learned of things (a peer's join once its addresses are
+// known, so its leave always comes after it); never from a nats-server
+// goroutine, so a slow hook delays only the hooks after it. A nil hook is
+// skipped.
 type Hooks struct {
-	// PeerJoined is called once when a peer's first route comes up, however
-	// many pooled route connections it has. A restarted peer (same name,
-	// new ID) is reported again.
+	// PeerJoined is called once when a peer's first route comes up (and
+	// its addresses are known), however many route connections it has. A
+	// restarted peer (same name, new ID) is reported again.
 	PeerJoined func(p Peer)
 
 	// PeerLeft is called once when a peer's last route is gone, with why.

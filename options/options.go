@@ -24,7 +24,7 @@ const DefaultCluster = "natsmesh"
 const (
 	DefaultHost             = "127.0.0.1"
 	DefaultReadyTimeout     = 10 * time.Second
-	DefaultPingInterval     = time.Second
+	DefaultPingInterval     = 800 * time.Millisecond
 	DefaultMaxPingsOut      = 2
 	DefaultLameDuckDuration = 2 * time.Second
 	DefaultDiscoverTimeout  = 2 * time.Second
@@ -96,10 +96,11 @@ type Options struct {
 	// 0 means DefaultDiscoverTimeout (2s).
 	DiscoverTimeout time.Duration
 
-	// PingInterval is how often a route is pinged when idle; a peer that
-	// misses MaxPingsOut pings in a row is dropped and reported lost.
-	// 0 means DefaultPingInterval (1s): a silent peer is noticed in about
-	// PingInterval*(MaxPingsOut+1).
+	// PingInterval is how often a route is pinged; a peer that leaves
+	// MaxPingsOut pings in a row unanswered is dropped and reported lost.
+	// 0 means DefaultPingInterval (800ms): a silent peer is noticed in
+	// PingInterval*MaxPingsOut to PingInterval*(MaxPingsOut+1), 1.6-2.4 s
+	// with the defaults.
 	PingInterval time.Duration
 
 	// MaxPingsOut is the number of unanswered route pings tolerated.

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
 // config says how much of each measurement to do.

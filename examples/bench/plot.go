@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
 // Plot geometry, in SVG user units.

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	mb "github.com/natsmesh/natsmesh/mesh/meshbench"
+	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
 // row is one line of the table.

@@ -92,7 +92,8 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
-// WaitFormed waits until every running node sees all the others.
+// WaitFormed waits until every node of the cluster sees all the others; it
+// fails (with ErrShutdown) if one of them was shut down.
 func (c *Cluster) WaitFormed(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
