@@ -98,6 +98,10 @@ func TestClientHooks(t *testing.T) {
 			assert.Equal(t, "$G", c.Account)
 			assert.Equal(t, "go", c.Lang)
 			assert.False(t, c.ConnectedAt.IsZero())
+			if tt.name == "tcp" {
+				assert.Equal(t, "127.0.0.1", c.Host)
+				assert.NotZero(t, c.Port, "the client's own port")
+			}
 
 			for range 3 {
 				require.NoError(t, nc.Publish("flow", []byte("12345")))
@@ -106,6 +110,7 @@ func TestClientHooks(t *testing.T) {
 			nc.Close()
 			d := ra.find(t, "disconnect", func() []mesh.Client { return ra.gone }, name)
 			assert.Equal(t, c.ID, d.ID)
+			assert.Equal(t, c.Port, d.Port)
 			assert.Equal(t, "Client Closed", d.Reason)
 			assert.EqualValues(t, 3, d.MsgsIn)
 			assert.EqualValues(t, 15, d.BytesIn)

@@ -15,6 +15,8 @@ import (
 // $SYS.SERVER.<id>.CLIENT.AUTH.ERR. All arrive on one channel, in the order
 // the server sent them, and one goroutine posts them.
 type clientWatch struct {
+	srv      *server.Server
+	ports    map[uint64]int // client ID -> its remote port, while connected
 	serverID string
 	post     func(event)
 	ch       chan *nats.Msg
@@ -23,8 +25,9 @@ type clientWatch struct {
 	done     chan struct{}
 }
 
-func (s *sysConn) watchClients(serverID string, connects, authErrors bool, post func(event)) (*clientWatch, error) {
-	w := &clientWatch{serverID: serverID, post: post, ch: make(chan *nats.Msg, 4096),
+func (s *sysConn) watchClients(srv *server.Server, connects, authErrors bool, post func(event)) (*clientWatch, error) {
+	serverID := srv.ID()
+	w := &clientWatch{srv: srv, ports: map[uint64]int{}, serverID: serverID, post: post, ch: make(chan *nats.Msg, 4096),
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 	var subjects []string
 	if connects {
@@ -82,13 +85,18 @@ func (w *clientWatch) handle(m *nats.Msg) {
 		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
 			return
 		}
-		w.post(event{kind: evClientConnected, client: clientOf(ev.Client)})
+		c := clientOf(ev.Client)
+		c.Port = w.port(c.ID)
+		w.ports[c.ID] = c.Port
+		w.post(event{kind: evClientConnected, client: c})
 	case strings.HasSuffix(m.Subject, ".DISCONNECT"), strings.HasSuffix(m.Subject, ".AUTH.ERR"):
 		var ev server.DisconnectEventMsg
 		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
 			return
 		}
 		c := clientOf(ev.Client)
+		c.Port = w.ports[c.ID]
+		delete(w.ports, c.ID)
 		c.Reason = ev.Reason
 		if c.DisconnectedAt.IsZero() {
 			c.DisconnectedAt = ev.Time
@@ -107,6 +115,16 @@ func (w *clientWatch) handle(m *nats.Msg) {
 			w.post(event{kind: evClientDisconnected, client: c})
 		}
 	}
+}
+
+// port looks up a client's remote port (the advisory has only its IP); 0
+// if it is gone already or connected in process.
+func (w *clientWatch) port(id uint64) int {
+	cz, err := w.srv.Connz(&server.ConnzOptions{CID: id})
+	if err != nil || len(cz.Conns) == 0 {
+		return 0
+	}
+	return cz.Conns[0].Port
 }
 
 // internal reports the library's own connections: only they can log in to

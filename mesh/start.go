@@ -153,7 +153,7 @@ func (n *Node) startRuntime() (err error) {
 	}
 	h := n.opts.Hooks
 	if h.NeedsClientEvents() || h.AuthFailed != nil {
-		cw, err := sys.watchClients(n.ID(), h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
+		cw, err := sys.watchClients(n.srv, h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package options
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -16,8 +18,10 @@ type Client struct {
 	Account string
 	// User is the user it authenticated as, if any.
 	User string
-	// Host is the client's IP address.
+	// Host is the client's IP address and Port its port (0 for an
+	// in-process connection, or one gone before it could be looked up).
 	Host string
+	Port int
 	// Lang and Version identify the client library.
 	Lang, Version string
 	// ConnectedAt is when the connection was accepted.
@@ -36,9 +40,9 @@ type Client struct {
 	MsgsIn, BytesIn, MsgsOut, BytesOut int64
 }
 
-// String returns e.g. `client 7 "orders-api" (127.0.0.1, $G)`.
+// String returns e.g. `client 7 "orders-api" (127.0.0.1:52814, $G)`.
 func (c Client) String() string {
-	return fmt.Sprintf("client %d %q (%s, %s)", c.ID, c.Name, c.Host, c.Account)
+	return fmt.Sprintf("client %d %q (%s, %s)", c.ID, c.Name, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.Account)
 }
 
 // RouteError is an error or warning nats-server reported on a route

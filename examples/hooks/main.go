@@ -45,7 +45,7 @@ func hooks() options.Hooks {
 		PeerJoined: func(p mesh.Peer) { say("peer    + %s  routes %s", p.Name, p.ClusterURL) },
 		PeerLeft:   func(p mesh.Peer, why mesh.LeaveReason) { say("peer    - %s  (%s)", p.Name, why) },
 		ClientConnected: func(c mesh.Client) {
-			say("client  + #%d %-12q from %s (%s %s)", c.ID, c.Name, c.Host, c.Lang, c.Version)
+			say("client  + #%d %-12q from %s:%d (%s %s)", c.ID, c.Name, c.Host, c.Port, c.Lang, c.Version)
 		},
 		ClientDisconnected: func(c mesh.Client) {
 			say("client  - #%d %-12q %s; it sent %d msgs, received %d", c.ID, c.Name, c.Reason, c.MsgsIn, c.MsgsOut)
