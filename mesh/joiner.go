@@ -45,16 +45,6 @@ type joiner struct {
 	remembered []string // cluster URLs of peers seen, most recent last
 }
 
-// initialSeeds returns the seeds to start with: configured, discovered
-// (bounded by DiscoverTimeout; a failure is logged, not fatal) and
-// remembered.
-func initialSeeds(n *Node) []*url.URL {
-	seeds := slices.Clone(n.opts.Seeds)
-	seeds = append(seeds, n.discover()...)
-	seeds = append(seeds, readPeersFile(n)...)
-	return dedupURLs(seeds)
-}
-
 func (n *Node) discover() []*url.URL {
 	p := n.opts.SeedProvider
 	if p == nil {
@@ -69,26 +59,34 @@ func (n *Node) discover() []*url.URL {
 	return urls
 }
 
-func readPeersFile(n *Node) []*url.URL {
+// newJoiner makes a node's joiner, remembering the peers in its peers file.
+// Its sopts are set once the server options are made from its seeds.
+func newJoiner(n *Node) *joiner {
+	j := &joiner{
+		n: n, base: n.opts.Seeds,
+		wake: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
+	}
 	if n.opts.PeersFile == "" {
-		return nil
+		return j
 	}
 	urls, err := (&discovery.File{Path: n.opts.PeersFile}).Discover(context.Background())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		n.log.log.Warn("natsmesh: cannot read the peers file", "path", n.opts.PeersFile, "err", err)
 	}
-	return urls
-}
-
-func newJoiner(n *Node, sopts *server.Options) *joiner {
-	j := &joiner{
-		n: n, base: n.opts.Seeds, sopts: sopts,
-		wake: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-	}
-	for _, u := range readPeersFile(n) {
+	for _, u := range urls {
 		j.remembered = append(j.remembered, u.String())
 	}
 	return j
+}
+
+// seeds returns every seed the node knows now: configured, discovered
+// (bounded by DiscoverTimeout; a failure is logged, not fatal) and
+// remembered.
+func (j *joiner) seeds() []*url.URL {
+	seeds := slices.Clone(j.base)
+	seeds = append(seeds, j.n.discover()...)
+	seeds = append(seeds, j.rememberedURLs()...)
+	return dedupURLs(seeds)
 }
 
 func (j *joiner) start() { go j.run() }
@@ -117,10 +115,7 @@ func (j *joiner) run() {
 		if alone.IsZero() {
 			alone = time.Now()
 		}
-		seeds := slices.Clone(j.base)
-		seeds = append(seeds, j.n.discover()...)
-		seeds = append(seeds, j.rememberedURLs()...)
-		seeds = dedupURLs(seeds)
+		seeds := j.seeds()
 		if len(seeds) > 0 && !sameURLs(seeds, j.sopts.Routes) {
 			j.setRoutes(seeds)
 		}

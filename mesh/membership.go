@@ -38,10 +38,9 @@ type tracker struct {
 	onLeave   func(Peer, LeaveReason) // and for each leave
 	cue       chan struct{}
 	fastUntil atomic.Int64
-	stopCh    chan struct{}
 	done      chan struct{}
 
-	ctx        context.Context // canceled by stop
+	ctx        context.Context // canceled by stop: the tracker's lifetime
 	cancel     context.CancelFunc
 	describing sync.WaitGroup
 
@@ -59,7 +58,6 @@ func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Lo
 		ctx: ctx, cancel: cancel,
 		srv: srv, sys: sys, disp: disp, log: log,
 		cue:       make(chan struct{}, 1),
-		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		known:     map[string]Peer{},
 		pending:   map[string]bool{},
@@ -88,12 +86,7 @@ func (t *tracker) start() { go t.run() }
 
 // stop ends the tracker and waits for it; no event is posted afterwards.
 func (t *tracker) stop() {
-	select {
-	case <-t.stopCh:
-	default:
-		close(t.stopCh)
-		t.cancel()
-	}
+	t.cancel()
 	<-t.done
 	t.describing.Wait()
 }
@@ -106,7 +99,7 @@ func (t *tracker) run() {
 	for {
 		full := false
 		select {
-		case <-t.stopCh:
+		case <-t.ctx.Done():
 			return
 		case <-t.cue:
 			full = true
@@ -161,10 +154,8 @@ func (t *tracker) drainGoodbyes() {
 // differences: leaves first (a restarted node's old self goes before its
 // new self arrives), then joins.
 func (t *tracker) reconcile() {
-	select {
-	case <-t.stopCh:
+	if t.ctx.Err() != nil {
 		return
-	default:
 	}
 	if !t.srv.Running() {
 		// Shut down from under the node (Server().Shutdown()): its routes
@@ -253,10 +244,12 @@ func (t *tracker) anyUnexplained(gone []Peer) bool {
 }
 
 // describe starts finding a new peer's addresses. The join is reported
-// when they are known (joined), so PeerJoined always carries them: a
-// peer's system-account subscriptions travel on a route of their own, which
-// can come up a moment after its first route, or, after a network cut
-// heals, up to a route-reconnect delay later. The tracker goes on meanwhile.
+// when they are known (joined), so PeerJoined always carries them. The
+// peer's responder is known here once its subscriptions have crossed the
+// route: with natsmesh's single route per peer, a moment after the route
+// comes up; with a pooled peer, once its dedicated system-account route is
+// up, which after a network cut heals can be a route-reconnect delay later.
+// The tracker goes on meanwhile.
 func (t *tracker) describe(r *server.RouteInfo) {
 	t.pending[r.RemoteID] = true
 	p := Peer{Name: r.RemoteName, ID: r.RemoteID, JoinedAt: time.Now()}
@@ -275,7 +268,7 @@ func (t *tracker) describe(r *server.RouteInfo) {
 		p.ClusterURL, p.ClientURLs = cu, urls
 		select {
 		case t.described <- p:
-		case <-t.stopCh:
+		case <-t.ctx.Done():
 		}
 	}()
 }

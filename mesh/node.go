@@ -61,13 +61,7 @@ func (n *Node) ClusterURL() string {
 }
 
 func nodeURL(advertise, host string, addr net.Addr) string {
-	u := rawNodeURL(advertise, host, addr)
-	if h, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://")); err == nil {
-		if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
-			return "nats://" + net.JoinHostPort("127.0.0.1", p)
-		}
-	}
-	return u
+	return unwildcard(rawNodeURL(advertise, host, addr), "127.0.0.1")
 }
 
 // rawNodeURL is the advertised address, else the listen address, which
@@ -95,11 +89,7 @@ func (n *Node) MonitorURL() string {
 	if addr == nil {
 		return ""
 	}
-	host := n.opts.MonitorHost
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	return "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(addr.Port))
 }
 
 // Peers returns this node's current view of the other nodes, sorted by

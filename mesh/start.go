@@ -43,9 +43,11 @@ func Start(o options.Options) (*Node, error) {
 	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
-	seeds := initialSeeds(node)
+	node.joiner = newJoiner(node)
+	seeds := node.joiner.seeds()
 	sl.setSeeds(seeds)
 	sopts := serverOptions(n, seeds, creds)
+	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
@@ -58,7 +60,6 @@ func Start(o options.Options) (*Node, error) {
 	}
 	srv.SetLoggerV2(sl, sl.enabled(slog.LevelDebug), sl.enabled(levelTrace), false)
 	node.srv = srv
-	node.joiner = newJoiner(node, sopts)
 
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {

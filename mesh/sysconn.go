@@ -122,8 +122,9 @@ type varzReply struct {
 // describe finds peer id's addresses. A natsmesh peer answers on
 // describeSubject; a stock nats-server is asked for its VARZ, with
 // fallbackIP (where its route comes from) standing in for a wildcard bind
-// address. The peer's subscriptions reach this server with its
-// system-account route; until they have, describe waits (bounded by ctx).
+// address. The peer's subscriptions reach this server over its route (a
+// pooled peer's, over its system-account route); until they have, describe
+// waits (bounded by ctx).
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
 	wait := 50 * time.Microsecond
 	var varzSince time.Time
@@ -195,10 +196,16 @@ func unwildcard(u, fallback string) string {
 
 // natsURL builds nats://host:port, replacing a wildcard or empty host.
 func natsURL(host, fallback string, port int) string {
+	return "nats://" + net.JoinHostPort(concrete(host, fallback), strconv.Itoa(port))
+}
+
+// concrete returns host, or fallback if host is empty or a wildcard
+// (0.0.0.0, ::), which nobody can dial.
+func concrete(host, fallback string) string {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = fallback
+		return fallback
 	}
-	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+	return host
 }
 
 func (s *sysConn) close() { s.nc.Close() }

@@ -30,11 +30,10 @@ func startSampler(srv *server.Server, internal func() peerCounters, interval tim
 	s := &sampler{
 		srv: srv, internal: internal, interval: interval, post: post,
 		stopCh: make(chan struct{}), done: make(chan struct{}),
-		lastPeers: map[string]peerCounters{},
 	}
 	s.lastAt = time.Now()
 	s.lastClients, _ = s.clientCounters()
-	s.lastPeers, _ = s.peerCountersNamed()
+	s.lastPeers, _ = s.peerCounters()
 	go s.run()
 	return s
 }
@@ -64,7 +63,7 @@ func (s *sampler) sample() {
 	if err != nil {
 		return
 	}
-	peers, names := s.peerCountersNamed()
+	peers, names := s.peerCounters()
 	t := Traffic{
 		Start: s.lastAt, End: now,
 		ToClients:   delta(s.lastClients.to, clients.to),
@@ -112,7 +111,7 @@ func (s *sampler) clientCounters() (peerCounters, error) {
 	}, nil
 }
 
-func (s *sampler) peerCountersNamed() (map[string]peerCounters, map[string]string) {
+func (s *sampler) peerCounters() (map[string]peerCounters, map[string]string) {
 	out, names := map[string]peerCounters{}, map[string]string{}
 	rz, err := s.srv.Routez(nil)
 	if err != nil {

@@ -49,12 +49,18 @@ func (o Options) Normalize() (Normalized, error) {
 		errs = append(errs, &FieldError{Field: "Host", Value: o.Host, Err: err})
 	}
 	n.Host = host
-	if n.ClusterHost == "" {
-		n.ClusterHost = n.Host
-	} else if h, err := discovery.ResolveHost(n.ClusterHost); err != nil {
-		errs = append(errs, &FieldError{Field: "ClusterHost", Value: o.ClusterHost, Err: err})
-	} else {
-		n.ClusterHost = h
+	// The other listeners default to Host.
+	for _, h := range []struct {
+		field string
+		v     *string
+	}{{"ClusterHost", &n.ClusterHost}, {"MonitorHost", &n.MonitorHost}} {
+		if *h.v == "" {
+			*h.v = n.Host
+		} else if r, err := discovery.ResolveHost(*h.v); err != nil {
+			errs = append(errs, &FieldError{Field: h.field, Value: *h.v, Err: err})
+		} else {
+			*h.v = r
+		}
 	}
 
 	for _, a := range []struct {
@@ -71,14 +77,6 @@ func (o Options) Normalize() (Normalized, error) {
 		default:
 			*a.v = net.JoinHostPort(h, strconv.Itoa(p))
 		}
-	}
-
-	if n.MonitorHost == "" {
-		n.MonitorHost = n.Host
-	} else if h, err := discovery.ResolveHost(n.MonitorHost); err != nil {
-		errs = append(errs, &FieldError{Field: "MonitorHost", Value: o.MonitorHost, Err: err})
-	} else {
-		n.MonitorHost = h
 	}
 
 	for _, p := range []struct {
