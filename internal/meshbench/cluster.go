@@ -11,7 +11,6 @@
 package meshbench
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -134,55 +134,20 @@ func TimeFormation(kind Kind, n int) (time.Duration, error) {
 	return d, nil
 }
 
-func meshOptions(kind Kind, i int, seed string) options.Options {
-	o := options.Options{Name: nodeName(i), Seed: seed}
-	if kind == MeshHooks {
-		AllHooks(&o)
-	}
-	return o
-}
-
-// nodeName is "a", "b", ... then "n26", "n27" ..., as meshtest names nodes.
-func nodeName(i int) string {
-	if i < 26 {
-		return string(rune('a' + i))
-	}
-	return fmt.Sprintf("n%d", i)
-}
-
+// formMesh forms the mesh as meshtest.Start does (meshtest.Form), with
+// every hook on for MeshHooks.
 func (c *Cluster) formMesh(n int) error {
-	c.Nodes = make([]*mesh.Node, n)
-	first, err := mesh.Start(meshOptions(c.Kind, 0, ""))
+	var opts []meshtest.Option
+	if c.Kind == MeshHooks {
+		opts = append(opts, func(_ int, o *options.Options) { AllHooks(o) })
+	}
+	mc, err := meshtest.Form(n, opts...)
 	if err != nil {
-		return fmt.Errorf("meshbench: mesh node 0: %w", err)
+		return fmt.Errorf("meshbench: mesh of %d: %w", n, err)
 	}
-	c.Nodes[0], c.Servers[0] = first, first.Server()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			node, err := mesh.Start(meshOptions(c.Kind, i, first.ClusterURL()))
-			if err != nil {
-				errs[i] = fmt.Errorf("meshbench: mesh node %d: %w", i, err)
-				return
-			}
-			c.Nodes[i], c.Servers[i] = node, node.Server()
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), Wait)
-	defer cancel()
-	for _, node := range c.Nodes {
-		if err := node.WaitForPeers(ctx, n-1); err != nil {
-			return fmt.Errorf("meshbench: mesh of %d did not form: %w", n, err)
-		}
+	c.Nodes = mc.Nodes
+	for i, node := range mc.Nodes {
+		c.Servers[i] = node.Server()
 	}
 	return nil
 }

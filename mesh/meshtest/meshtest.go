@@ -52,12 +52,22 @@ func Name(i int) string {
 // FormTimeout.
 func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	c, err := Form(n, opts...)
+	if err != nil {
+		t.Fatalf("meshtest.Start: %v", err)
+	}
+	t.Cleanup(c.Shutdown)
+	return c
+}
+
+// Form is Start for code without a testing.TB (benchmark programs): it
+// returns the formed cluster, which the caller shuts down, or an error,
+// and then nothing it started is left running.
+func Form(n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
-		t.Fatalf("meshtest.Start: n=%d, want at least 1", n)
+		return nil, fmt.Errorf("n=%d, want at least 1", n)
 	}
 	c := &Cluster{Nodes: make([]*mesh.Node, n)}
-	t.Cleanup(c.Shutdown)
-
 	build := func(i int, seed string) options.Options {
 		o := options.Options{Name: Name(i), Seed: seed}
 		for _, opt := range opts {
@@ -67,7 +77,7 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	first, err := mesh.Start(build(0, ""))
 	if err != nil {
-		t.Fatalf("meshtest.Start: node %s: %v", Name(0), err)
+		return nil, fmt.Errorf("node %s: %w", Name(0), err)
 	}
 	c.Nodes[0] = first
 
@@ -83,13 +93,15 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("meshtest.Start: node %s: %v", Name(i), err)
+			c.Shutdown()
+			return nil, fmt.Errorf("node %s: %w", Name(i), err)
 		}
 	}
 	if err := c.WaitFormed(FormTimeout); err != nil {
-		t.Fatalf("meshtest.Start: %v", err)
+		c.Shutdown()
+		return nil, err
 	}
-	return c
+	return c, nil
 }
 
 // WaitFormed waits until every node of the cluster sees all the others; it
