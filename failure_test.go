@@ -145,19 +145,6 @@ func isEvent(name string, joined bool, why mesh.LeaveReason) func(hookEvent) boo
 	return func(e hookEvent) bool { return e.name == name && e.joined == joined && e.why == why }
 }
 
-// pollUntil fails tb unless cond holds within timeout. It polls every
-// millisecond.
-func pollUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // startLogged starts a node whose hooks go to a new hookLog; the node is
 // shut down by tb.Cleanup (and may be shut down earlier).
 func startLogged(tb testing.TB, o options.Options) (*mesh.Node, *hookLog) {

@@ -28,10 +28,17 @@ const waitTimeout = 15 * time.Second
 // eventually fails the test unless cond holds within waitTimeout.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	pollUntil(t, waitTimeout, what, cond)
+}
+
+// pollUntil fails tb unless cond holds within timeout. It polls every
+// millisecond.
+func pollUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
+			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(time.Millisecond)
 	}
