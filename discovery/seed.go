@@ -26,16 +26,23 @@ func ParseSeed(raw string) (*url.URL, error) {
 	if !strings.Contains(s, "://") {
 		return nil, fmt.Errorf("%w %q: no scheme; write nats://host:port", ErrSeed, raw)
 	}
-	u, err := url.Parse(s)
+	// The user information is split off by hand, up to the last "@": a
+	// password may hold "#", "/" or "?", which url.Parse would read as the
+	// start of a fragment, path or query, and then quote in its error.
+	// What url.Parse sees, and may quote, holds no secret.
+	rest, user, err := splitUserinfo(s)
 	if err != nil {
-		// url.Error repeats the whole URL, password and all: keep only
-		// what went wrong.
+		return nil, fmt.Errorf("%w %q: %w", ErrSeed, raw, err)
+	}
+	u, err := url.Parse(rest)
+	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
 		return nil, fmt.Errorf("%w %q: %w", ErrSeed, raw, err)
 	}
+	u.User = user
 	switch u.Scheme {
 	case "nats", "nats-route":
 	case "":
@@ -59,14 +66,54 @@ func ParseSeed(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// Redact returns a URL for messages: any password is replaced by "xxxxx".
-// Text that does not parse as a URL loses everything before an "@".
+// splitUserinfo takes "scheme://user:password@rest" apart into
+// "scheme://rest" and the user information (nil if there is none). The
+// user information ends at the last "@" (a host never holds one); it may
+// be percent-encoded, and is taken literally where it does not decode.
+func splitUserinfo(s string) (string, *url.Userinfo, error) {
+	scheme, after, ok := strings.Cut(s, "://")
+	if !ok {
+		return s, nil, nil
+	}
+	i := strings.LastIndex(after, "@")
+	if i < 0 {
+		return s, nil, nil
+	}
+	userinfo, hostPart := after[:i], after[i+1:]
+	name, password, hasPassword := strings.Cut(userinfo, ":")
+	if n, err := url.PathUnescape(name); err == nil {
+		name = n
+	}
+	if name == "" {
+		return "", nil, errors.New("empty user name before \"@\"")
+	}
+	if !hasPassword {
+		return scheme + "://" + hostPart, url.User(name), nil
+	}
+	if p, err := url.PathUnescape(password); err == nil {
+		password = p
+	}
+	return scheme + "://" + hostPart, url.UserPassword(name, password), nil
+}
+
+// Redact returns a URL for messages: any password is replaced by "xxxxx",
+// however the URL is written (a password may hold "#", "/", "?" or "@").
+// Text without "://" loses everything before its last "@".
 func Redact(raw string) string {
-	if u, err := url.Parse(strings.TrimSpace(raw)); err == nil {
-		return u.Redacted()
+	scheme, after, ok := strings.Cut(raw, "://")
+	i := strings.LastIndex(after, "@")
+	switch {
+	case !ok:
+		if j := strings.LastIndex(raw, "@"); j >= 0 {
+			return "xxxxx" + raw[j:]
+		}
+		return raw
+	case i < 0:
+		return raw
 	}
-	if i := strings.LastIndex(raw, "@"); i >= 0 {
-		return "xxxxx" + raw[i:]
+	name, _, hasPassword := strings.Cut(after[:i], ":")
+	if !hasPassword {
+		return raw
 	}
-	return raw
+	return scheme + "://" + name + ":xxxxx" + after[i:]
 }

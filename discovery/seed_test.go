@@ -82,9 +82,34 @@ func TestParseSeedErrors(t *testing.T) {
 // TestParseSeedNeverShowsThePassword: whatever is wrong with a seed URL,
 // its password stays out of the error.
 func TestParseSeedNeverShowsThePassword(t *testing.T) {
-	for _, raw := range []string{"nats://ruser:s3cret@host:abc", "nats://ruser:s3cret@host", "http://ruser:s3cret@host:4248", "nats://ruser:s3cret@:4248"} {
+	// Passwords holding "#", "/", "?" or "@" once reached errors through
+	// url.Parse's own messages (`invalid port ":s3cret"`).
+	for _, raw := range []string{
+		"nats://ruser:s3cret@host:abc", "nats://ruser:s3cret@host", "http://ruser:s3cret@host:4248", "nats://ruser:s3cret@:4248",
+		"nats://ruser:s3cret#x@host:abc", "nats://ruser:s3cret/x@host:abc", "nats://ruser:s3cret?x@host:abc",
+		"nats://ruser:s3cret#x@host", "nats://ruser:s3cret/x@host:4248/path", "nats://ruser:s3c@ret@host:0",
+		"ruser:s3cret@host:4248", "ruser:s3cret#x@host:4248", "nats://ruser:s3cret%zz@host:abc", "nats://:s3cret@host:4248",
+		"nats://ruser:s3cret#x@[::1:4248",
+	} {
 		_, err := discovery.ParseSeed(raw)
 		require.Error(t, err, raw)
 		assert.NotContains(t, err.Error(), "s3cret", raw)
+		assert.NotContains(t, discovery.Redact(raw), "s3cret", raw)
+	}
+}
+
+func TestParseSeedOddPasswords(t *testing.T) {
+	for _, tc := range []struct{ raw, user, password, host string }{
+		{"nats://u:p#x@h:4248", "u", "p#x", "h:4248"},
+		{"nats://u:p/x?y@h:4248", "u", "p/x?y", "h:4248"},
+		{"nats://u:p@x@h:4248", "u", "p@x", "h:4248"},
+		{"nats://u:p%40x@h:4248", "u", "p@x", "h:4248"},
+		{"nats://u@h:4248", "u", "", "h:4248"},
+	} {
+		u, err := discovery.ParseSeed(tc.raw)
+		require.NoError(t, err, tc.raw)
+		pw, _ := u.User.Password()
+		assert.Equal(t, []string{tc.user, tc.password, tc.host}, []string{u.User.Username(), pw, u.Host}, tc.raw)
+		assert.NotContains(t, u.Redacted(), "p#x", tc.raw)
 	}
 }

@@ -213,6 +213,11 @@ func parseListenURL(raw string) (host string, port int, err error) {
 	if !strings.Contains(s, "://") {
 		return "", 0, errors.New("want a URL such as nats://localhost:4248")
 	}
+	// Refused before url.Parse, whose errors would quote a password that
+	// holds "#", "/" or "?".
+	if _, after, _ := strings.Cut(s, "://"); strings.Contains(after, "@") {
+		return "", 0, errors.New("user and password are not supported")
+	}
 	// A go-sockaddr template as the host: evaluate it first.
 	if strings.Contains(s, "{{") {
 		scheme, rest, _ := strings.Cut(s, "://")
@@ -239,9 +244,6 @@ func parseListenURL(raw string) (host string, port int, err error) {
 	}
 	if u.Scheme != "nats" && u.Scheme != "nats-route" {
 		return "", 0, fmt.Errorf("scheme %q, want nats or nats-route", u.Scheme)
-	}
-	if u.User != nil {
-		return "", 0, errors.New("user and password are not supported")
 	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
 		return "", 0, errors.New("unexpected path, query or fragment")

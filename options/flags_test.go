@@ -163,6 +163,9 @@ func TestFromArgsFieldErrors(t *testing.T) {
 		{name: "cluster port too high", args: "-cluster nats://localhost:70000", field: "--cluster", value: "nats://localhost:70000", wantMsg: "70000"},
 		{name: "cluster port not a number", args: "-cluster nats://localhost:x", field: "--cluster", value: "nats://localhost:x", wantMsg: "port"},
 		{name: "cluster with credentials", args: "-cluster nats://u:p@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "cluster with odd password", args: "-cluster nats://u:s3cret#x@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "cluster with password and slash", args: "-cluster nats://u:s3cret/x@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "route with odd password", args: "--routes nats://u:s3cret#x@localhost:abc", field: "--routes", value: "nats://u:xxxxx@localhost:abc", wantMsg: "port"},
 		{name: "cluster with path", args: "-cluster nats://localhost:4248/x", field: "--cluster", value: "nats://localhost:4248/x", wantMsg: "path"},
 		{name: "cluster bad host", args: "-cluster nats://bad!host:4248", field: "--cluster", value: "nats://bad!host:4248"},
 		{name: "cluster empty", args: "-cluster=", field: "--cluster", value: ""},
@@ -186,6 +189,7 @@ func TestFromArgsFieldErrors(t *testing.T) {
 			assert.Contains(t, msg, tt.field)
 			assert.Contains(t, msg, fmt.Sprintf("%q", tt.value))
 			assert.Contains(t, msg, tt.wantMsg)
+			assert.NotContains(t, msg, "s3cret")
 		})
 	}
 }
