@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // levelTrace is below slog.LevelDebug: nats-server's protocol tracing.
@@ -26,7 +27,24 @@ type serverLog struct {
 	mu        sync.Mutex
 	fatals    []string
 	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
+	refusals  map[string]*refusal
+	lastRoute *RouteError // the latest route error, for WaitForPeers' error
 }
+
+// refusalInterval is how often refusals from one address are reported:
+// an intruder (or a misconfigured node) redialling every second does not
+// flood the log.
+const refusalInterval = time.Minute
+
+// refusal counts the refusals of one remote host.
+type refusal struct {
+	reported   time.Time
+	suppressed int
+}
+
+// refusalCues are the nats-server messages (as of the version in go.mod)
+// that mean a route was refused.
+var refusalCues = []string{"handshake error", "cluster name", "Authorization Violation", "authentication error", "duplicate name"}
 
 func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
@@ -57,9 +75,9 @@ func (l *serverLog) enabled(level slog.Level) bool {
 	return l.log.Enabled(context.Background(), level)
 }
 
-func (l *serverLog) emit(level slog.Level, format string, v []any) {
+func (l *serverLog) emit(level slog.Level, format string, v []any, attrs ...any) {
 	if l.enabled(level) {
-		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...), attrs...)
 	}
 }
 
@@ -74,36 +92,97 @@ func (l *serverLog) Noticef(format string, v ...any) {
 	l.emit(slog.LevelInfo, format, v)
 }
 
-// Warnf logs at slog.LevelWarn.
+// Warnf logs at slog.LevelWarn, except nats-server's advice to hash the
+// passwords of Options.Users, which the application chose to give as
+// they are (slog.LevelInfo).
 func (l *serverLog) Warnf(format string, v ...any) {
-	l.routeProblem(format, v, true)
-	l.emit(slog.LevelWarn, format, v)
+	if strings.HasPrefix(format, "Plaintext passwords detected") {
+		l.emit(slog.LevelInfo, format, v)
+		return
+	}
+	if report, suppressed := l.routeProblem(format, v, true); report {
+		l.emit(slog.LevelWarn, format, v, suppressedAttrs(suppressed)...)
+	}
+}
+
+// suppressedAttrs says how many refusals a line stands for.
+func suppressedAttrs(n int) []any {
+	if n == 0 {
+		return nil
+	}
+	return []any{"suppressed", n, "since", refusalInterval.String() + " ago at most"}
 }
 
 // routeProblem reports errors and warnings logged by a route connection
-// (their format starts with "ip:port - rid:N - ").
-func (l *serverLog) routeProblem(format string, v []any, warning bool) {
-	if l.onRouteError == nil || !strings.Contains(format, " - rid:") {
-		return
+// (their format starts with "ip:port - rid:N - ") and remembers the last
+// one. It returns false for a refusal that is not to be reported now
+// (one from the same host was reported less than refusalInterval ago);
+// the line is then not logged either.
+func (l *serverLog) routeProblem(format string, v []any, warning bool) (report bool, suppressed int) {
+	if !strings.Contains(format, " - rid:") {
+		return true, 0
 	}
 	msg := fmt.Sprintf(format, v...)
 	remote, rest, ok := strings.Cut(msg, " - rid:")
 	if !ok {
-		return
+		return true, 0
 	}
 	if _, after, ok := strings.Cut(rest, " - "); ok {
 		rest = after
 	}
-	l.onRouteError(RouteError{Remote: remote, Message: rest, Warning: warning})
+	e := RouteError{Remote: remote, Message: rest, Warning: warning}
+	for _, cue := range refusalCues {
+		e.Refused = e.Refused || strings.Contains(rest, cue)
+	}
+	l.mu.Lock()
+	if e.Refused {
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			host = remote
+		}
+		if l.refusals == nil {
+			l.refusals = map[string]*refusal{}
+		}
+		r := l.refusals[host]
+		switch {
+		case r == nil:
+			l.refusals[host] = &refusal{reported: time.Now()}
+		case time.Since(r.reported) < refusalInterval:
+			r.suppressed++
+			l.lastRoute = &e
+			l.mu.Unlock()
+			return false, 0
+		default:
+			e.Suppressed, r.suppressed, r.reported = r.suppressed, 0, time.Now()
+		}
+	}
+	l.lastRoute = &e
+	l.mu.Unlock()
+	if l.onRouteError != nil {
+		l.onRouteError(e)
+	}
+	return true, e.Suppressed
+}
+
+// lastRouteError returns the latest route error, or nil.
+func (l *serverLog) lastRouteError() *RouteError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastRoute
 }
 
 // Errorf logs at slog.LevelError, except two errors that only restate a
 // membership change, which PeerLeft reports: a failed write on a route to a
 // peer that just went away, and a failed redial of a gossiped (not seed)
-// route to it. Those are logged at slog.LevelInfo.
+// route to it. Those are logged at slog.LevelInfo. A client refused for its
+// credentials is logged at slog.LevelWarn.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
+	case strings.Contains(format, " - cid:") && strings.Contains(fmt.Sprintf(format, v...), "authentication error"):
+		// A client refused for its credentials: the client's problem,
+		// which AuthFailed reports, not the node's.
+		level = slog.LevelWarn
 	case strings.Contains(format, "rid:") && strings.Contains(format, "Error flushing"):
 		level = slog.LevelInfo
 	case strings.HasPrefix(format, "Error trying to connect to route"):
@@ -111,10 +190,15 @@ func (l *serverLog) Errorf(format string, v ...any) {
 			level = slog.LevelInfo
 		}
 	}
+	var attrs []any
 	if level == slog.LevelError {
-		l.routeProblem(format, v, false)
+		report, suppressed := l.routeProblem(format, v, false)
+		if !report {
+			return
+		}
+		attrs = suppressedAttrs(suppressed)
 	}
-	l.emit(level, format, v)
+	l.emit(level, format, v, attrs...)
 }
 
 func (l *serverLog) aboutSeed(msg string) bool {

@@ -21,7 +21,9 @@ const internalGoneTimeout = 250 * time.Millisecond
 // Node is one running mesh node. Its methods are safe for concurrent use.
 type Node struct {
 	opts  options.Normalized
-	creds credentials
+	creds credentials    // the internal connections' login to the system account
+	app   credentials    // Connect's login to the global account, when clients must log in
+	sec   *routeSecurity // nil: plain routes
 	srv   *server.Server
 	log   *serverLog
 
@@ -109,7 +111,9 @@ func (n *Node) Peers() []Peer {
 }
 
 // WaitForPeers returns nil once this node sees at least count peers, or
-// ctx's error, or ErrShutdown if the node shuts down first.
+// ctx's error, or ErrShutdown if the node shuts down first. ctx's error
+// comes with the last route error the node saw, if any (a peer that
+// refused this node's certificate, another cluster name ...).
 func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 	for {
 		peers, changed := n.disp.peers()
@@ -121,7 +125,11 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 		case <-n.closed:
 			return ErrShutdown
 		case <-ctx.Done():
-			return fmt.Errorf("natsmesh: node %s has %d of %d peers: %w", n.Name(), len(peers), count, ctx.Err())
+			why := ""
+			if e := n.log.lastRouteError(); e != nil {
+				why = fmt.Sprintf(" (last route error, from %s: %s)", e.Remote, e.Message)
+			}
+			return fmt.Errorf("natsmesh: node %s has %d of %d peers%s: %w", n.Name(), len(peers), count, why, ctx.Err())
 		}
 	}
 }
@@ -130,6 +138,12 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 // pipe, no socket. opts are passed to nats.Connect after
 // nats.InProcessServer. An in-process connection lives and dies with this
 // node: a client that must fail over to peers should dial ClientURL.
+//
+// When clients must log in (Options.Users or Token), the connection logs
+// in to the global account with a key of the node's own, unless opts
+// carry credentials (nats.UserInfo, nats.Token, ...), which are then used
+// as given. It does not use TLS, whatever Options.ClientTLS says: nothing
+// crosses a network.
 func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	select {
 	case <-n.closed:
@@ -137,6 +151,9 @@ func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	default:
 	}
 	all := append([]nats.Option{nats.InProcessServer(n.srv)}, opts...)
+	if n.app.kp != nil && !hasCredentials(opts) {
+		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
+	}
 	nc, err := nats.Connect("", all...)
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
@@ -266,4 +283,16 @@ func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 		}
 		wait = min(wait*2, 5*time.Millisecond)
 	}
+}
+
+// hasCredentials tells whether nats.go options carry a login.
+func hasCredentials(opts []nats.Option) bool {
+	o := nats.GetDefaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			_ = opt(&o)
+		}
+	}
+	return o.User != "" || o.Password != "" || o.UserInfo != nil || o.Token != "" || o.TokenHandler != nil ||
+		o.Nkey != "" || o.UserJWT != nil
 }

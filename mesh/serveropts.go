@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"time"
@@ -16,8 +17,16 @@ import (
 // process). With only the system account configured, nats-server itself
 // makes every other client a no-auth user of the global account, as on a
 // stock nats-server without authorization.
+//
+// With Users or Token, clients must log in. nats-server adds its no-auth
+// user whenever the only accounts are the global and the system one (an
+// embedder cannot say that an authorization block was given), which would
+// leave anonymous clients in: an empty third account, closedAccount, stops
+// that. Connect then logs in to the global account with a second nkey of
+// the node's own.
 const (
 	internalConnName = "natsmesh-internal"
+	closedAccount    = "natsmesh-no-anonymous"
 )
 
 const (
@@ -45,8 +54,13 @@ func newCredentials() (credentials, error) {
 // sign signs a server nonce, as nats.Nkey's callback does.
 func (c credentials) sign(nonce []byte) ([]byte, error) { return c.kp.Sign(nonce) }
 
-// serverOptions translates checked options into nats-server's.
-func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *server.Options {
+// clientsMustLogIn tells whether anonymous clients are refused.
+func clientsMustLogIn(n options.Normalized) bool { return len(n.Users) > 0 || n.Token != "" }
+
+// serverOptions translates checked options into nats-server's. app is the
+// node's login to the global account, used when clients must log in; sec
+// is the route TLS (nil: plain routes).
+func serverOptions(n options.Normalized, routes []*url.URL, creds, app credentials, sec *routeSecurity) *server.Options {
 	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 	o := &server.Options{
 		ServerName:          n.Name,
@@ -87,6 +101,26 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds credentials) *
 		},
 	}
 	o.Routes = routes
+	if sec != nil {
+		o.Cluster.TLSConfig = sec.cfg
+		o.Cluster.TLSTimeout = routeTLSTimeout
+	}
+	if n.ClientTLS != nil {
+		o.TLSConfig = n.ClientTLS.Clone()
+		o.TLSTimeout = routeTLSTimeout
+		o.TLSVerify = o.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert
+	}
+	if clientsMustLogIn(n) {
+		o.Accounts = append(o.Accounts, server.NewAccount(closedAccount))
+		o.Nkeys = append(o.Nkeys, &server.NkeyUser{Nkey: app.pub}) // no account: the global one
+		for _, u := range n.Users {
+			o.Users = append(o.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions})
+		}
+		o.Authorization = n.Token
+	}
+	if u := n.SystemUser; u.Name != "" {
+		o.Users = append(o.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions, Account: sys})
+	}
 	// A route being redialled logs its first failure, then every
 	// reconnectErrorReports-th (nats-server's default: every one).
 	o.ReconnectErrorReports = reconnectErrorReports

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/natsmesh/natsmesh/internal/routetls"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -40,17 +41,32 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
+	var app credentials
+	if clientsMustLogIn(n) {
+		if app, err = newCredentials(); err != nil {
+			return nil, err
+		}
+	}
+	sec, err := newRouteSecurity(n)
+	if err != nil {
+		return nil, err
+	}
+	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{})}
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
 	node.joiner = newJoiner(node)
 	seeds := node.joiner.seeds()
 	sl.setSeeds(seeds)
-	sopts := serverOptions(n, seeds, creds)
+	sopts := serverOptions(n, seeds, creds, app, sec)
 	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
+	}
+	// The route certificate names the server's ID, known from here on;
+	// no route is dialled or accepted before Start.
+	if err := sec.mint(n, srv.ID()); err != nil {
+		return nil, err
 	}
 	// The dispatcher exists before the server starts: route errors can be
 	// logged from the first moment.
@@ -144,11 +160,15 @@ func (n *Node) startRuntime() (err error) {
 		return err
 	}
 	undo = append(undo, sys.close)
+	var leaf *routetls.Leaf
+	if n.sec != nil && n.sec.own != nil {
+		sys.authorities, leaf = n.sec.accept, n.sec.leaf.Load()
+	}
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(),
 		ClusterURL: rawNodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr()),
 		ClientURLs: []string{rawNodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())},
-	})
+	}, leaf)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,11 @@ package mesh
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsmesh/natsmesh/internal/routetls"
 )
 
 // sysConn is the node's in-process connection to the system account. It
@@ -18,10 +24,11 @@ import (
 // .LAMEDUCK, sent by nats-server itself, so stock servers say goodbye too)
 // and asks peers for their addresses.
 type sysConn struct {
-	acc      *server.Account // the system account, to look up interest
-	nc       *nats.Conn
-	goodbyes chan *nats.Msg
-	subs     []*nats.Subscription
+	acc         *server.Account // the system account, to look up interest
+	authorities *x509.CertPool  // with a Secret: who may sign descriptions
+	nc          *nats.Conn
+	goodbyes    chan *nats.Msg
+	subs        []*nats.Subscription
 }
 
 func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
@@ -90,18 +97,84 @@ type description struct {
 	ClientURLs []string `json:"client_urls"`
 }
 
-// serveDescribe answers describe requests for this node.
-func (s *sysConn) serveDescribe(d description) error {
-	reply, err := json.Marshal(d)
+// describeReply is what a node answers on describeSubject: its
+// description and, in a mesh sealed by a Secret, its route certificate
+// (which names its server ID) and a signature with that certificate's key
+// over the requester's nonce and the description. A reply is believed
+// only if it describes the server asked about and, with a Secret, is
+// signed by a certificate of an accepted authority naming that server: a
+// peer cannot rewrite another node's addresses.
+type describeReply struct {
+	Description json.RawMessage `json:"description"`
+	Cert        []byte          `json:"cert,omitempty"`
+	Sig         []byte          `json:"sig,omitempty"`
+}
+
+// describeNonceSize is the size of the nonce a describe request carries.
+const describeNonceSize = 16
+
+// serveDescribe answers describe requests for this node; leaf, if not
+// nil, signs the answers.
+func (s *sysConn) serveDescribe(d description, leaf *routetls.Leaf) error {
+	desc, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	sub, err := s.nc.Subscribe(describeSubject(d.ID), func(m *nats.Msg) { _ = m.Respond(reply) })
+	plain, err := json.Marshal(describeReply{Description: desc})
+	if err != nil {
+		return err
+	}
+	sub, err := s.nc.Subscribe(describeSubject(d.ID), func(m *nats.Msg) {
+		if leaf == nil {
+			_ = m.Respond(plain)
+			return
+		}
+		signed, err := json.Marshal(describeReply{
+			Description: desc,
+			Cert:        leaf.Cert.Raw,
+			Sig:         ed25519.Sign(leaf.Key, append(m.Data[:len(m.Data):len(m.Data)], desc...)),
+		})
+		if err == nil {
+			_ = m.Respond(signed)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("natsmesh: subscribe %s: %w", describeSubject(d.ID), err)
 	}
 	s.subs = append(s.subs, sub)
 	return s.nc.Flush()
+}
+
+// checkDescription returns the description in a describe reply if it is
+// about server id and, when authorities is set, signed over nonce by a
+// route certificate that they sign and that names id.
+func checkDescription(data []byte, id string, nonce []byte, authorities *x509.CertPool) (description, error) {
+	var r describeReply
+	var d description
+	if err := json.Unmarshal(data, &r); err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(r.Description, &d); err != nil {
+		return d, err
+	}
+	if d.ID != id {
+		return d, fmt.Errorf("the reply describes %s (%q), not the server asked about", d.ID, d.Name)
+	}
+	if authorities == nil {
+		return d, nil
+	}
+	cert, certID, err := routetls.VerifyLeaf(r.Cert, authorities)
+	if err != nil {
+		return d, fmt.Errorf("the reply's certificate: %w", err)
+	}
+	if certID != id {
+		return d, fmt.Errorf("the reply is signed by the certificate of %q (%s), not of %s", cert.Subject.CommonName, certID, id)
+	}
+	pub, ok := cert.PublicKey.(ed25519.PublicKey)
+	if !ok || !ed25519.Verify(pub, append(nonce[:len(nonce):len(nonce)], r.Description...), r.Sig) {
+		return d, errors.New("the reply's signature does not verify")
+	}
+	return d, nil
 }
 
 // varzReply is the part of a $SYS.REQ.SERVER.<id>.VARZ reply we use.
@@ -131,13 +204,15 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 	for {
 		switch {
 		case s.acc.Interest(describeSubject(id)) > 0:
-			msg, err := s.nc.RequestWithContext(ctx, describeSubject(id), nil)
+			nonce := make([]byte, describeNonceSize)
+			_, _ = rand.Read(nonce)
+			msg, err := s.nc.RequestWithContext(ctx, describeSubject(id), nonce)
 			if err != nil {
 				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
 			}
-			var d description
-			if err := json.Unmarshal(msg.Data, &d); err != nil {
-				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
+			d, err := checkDescription(msg.Data, id, nonce, s.authorities)
+			if err != nil {
+				return "", nil, fmt.Errorf("natsmesh: describe %s: refused: %w", id, err)
 			}
 			for i, u := range d.ClientURLs {
 				d.ClientURLs[i] = unwildcard(u, fallbackIP)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,25 +20,80 @@ import (
 // removes a peer's last one. Each INFO is a cue to re-read the routes, so
 // membership follows route state without polling.
 type infoWatch struct {
-	conn net.Conn
-	done chan struct{}
+	srv     *server.Server
+	creds   credentials
+	cue     func()
+	mu      sync.Mutex
+	conn    net.Conn
+	closing chan struct{}
+	done    chan struct{}
 }
 
 const watchHandshakeTimeout = 5 * time.Second
 
+// Redials of the watch after the server dropped it: quick, then at most
+// once a second, until the node stops.
+const (
+	watchRedialMin = 10 * time.Millisecond
+	watchRedialMax = time.Second
+)
+
 func startInfoWatch(srv *server.Server, creds credentials, cue func()) (*infoWatch, error) {
-	conn, err := srv.InProcessConn()
+	w := &infoWatch{srv: srv, creds: creds, cue: cue, closing: make(chan struct{}), done: make(chan struct{})}
+	r, err := w.dial()
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: in-process watch connection: %w", err)
 	}
-	r := bufio.NewReader(conn)
-	if err := handshake(conn, r, creds); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("natsmesh: in-process watch connection: %w", err)
-	}
-	w := &infoWatch{conn: conn, done: make(chan struct{})}
-	go w.read(r, cue)
+	go w.run(r)
 	return w, nil
+}
+
+// dial opens the watch connection and makes it current.
+func (w *infoWatch) dial() (*bufio.Reader, error) {
+	conn, err := w.srv.InProcessConn()
+	if err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(conn)
+	if err := handshake(conn, r, w.creds); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.closing:
+		conn.Close()
+		return nil, net.ErrClosed
+	default:
+	}
+	w.conn = conn
+	return r, nil
+}
+
+// run reads the watch connection and, should the server drop it (a
+// kick, a slow-consumer close), dials it again: the cues must not stop
+// while the node runs.
+func (w *infoWatch) run(r *bufio.Reader) {
+	defer close(w.done)
+	wait := watchRedialMin
+	for {
+		w.read(r)
+		for {
+			select {
+			case <-w.closing:
+				return
+			case <-time.After(wait):
+			}
+			var err error
+			if r, err = w.dial(); err == nil {
+				break
+			}
+			wait = min(wait*2, watchRedialMax)
+		}
+		wait = watchRedialMin
+		w.cue() // what changed while it was gone
+	}
 }
 
 // handshake reads the server's INFO, answers its nonce with the node's
@@ -86,25 +142,36 @@ func handshake(conn net.Conn, r *bufio.Reader, creds credentials) error {
 	}
 }
 
-func (w *infoWatch) read(r *bufio.Reader, cue func()) {
-	defer close(w.done)
+// read reads the watch connection until it fails, cueing at every INFO.
+func (w *infoWatch) read(r *bufio.Reader) {
+	w.mu.Lock()
+	conn := w.conn
+	w.mu.Unlock()
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
+			conn.Close()
 			return
 		}
 		switch {
 		case strings.HasPrefix(line, "INFO"):
-			cue()
+			w.cue()
 		case strings.HasPrefix(line, "PING"):
-			if _, err := w.conn.Write([]byte("PONG\r\n")); err != nil {
+			if _, err := conn.Write([]byte("PONG\r\n")); err != nil {
+				conn.Close()
 				return
 			}
 		}
 	}
 }
 
+// close ends the watch and waits for it.
 func (w *infoWatch) close() {
-	w.conn.Close()
+	w.mu.Lock()
+	close(w.closing)
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	w.mu.Unlock()
 	<-w.done
 }

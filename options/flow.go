@@ -55,6 +55,13 @@ type RouteError struct {
 	Message string
 	// Warning is true for warnings, false for errors.
 	Warning bool
+	// Refused is true when the node refused (or was refused by) the other
+	// end: a failed TLS handshake (no certificate, an unknown authority,
+	// another secret), another cluster name. Refusals from one address
+	// are reported once per minute, not at every retry: Suppressed says
+	// how many were left out since the previous report.
+	Refused    bool
+	Suppressed int
 }
 
 // Traffic is one sample of the messages that crossed a node, over the

@@ -132,6 +132,9 @@ func (o Options) Normalize() (Normalized, error) {
 	case n.MaxPingsOut == 0:
 		n.MaxPingsOut = DefaultMaxPingsOut
 	}
+	errs = append(errs, o.checkSecurity()...)
+	n.AcceptedSecrets = append([]string(nil), o.AcceptedSecrets...)
+	n.Users = append([]User(nil), o.Users...)
 	if len(errs) == 1 {
 		return Normalized{}, errs[0]
 	}

@@ -8,6 +8,7 @@
 package options
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -135,6 +136,73 @@ type Options struct {
 	// TrafficInterval is how often Hooks.Traffic is called. 0 turns the
 	// samples off, even if the hook is set.
 	TrafficInterval time.Duration
+
+	// Secret, if set, seals the mesh: routes are mutual TLS with
+	// certificates derived from it. Every node that shares the secret
+	// derives the same certificate authority (HKDF over the secret, an
+	// Ed25519 key from the result) and mints its own certificate at Start,
+	// with a fresh key that never leaves the process; each end of a route
+	// requires and verifies the other's. A node or stock server without a
+	// certificate from that authority cannot finish the route handshake,
+	// and nothing after the handshake (messages, subscriptions, the
+	// system account's events) is readable on the wire. Verification does
+	// not depend on the address a route dials, so routes learned by gossip
+	// (IP addresses) and advertised host names work alike.
+	//
+	// The secret protects routes only: clients are not affected (see
+	// ClientTLS, Users and Token). Anyone who knows it can join the mesh,
+	// and a captured route certificate lets a short secret be guessed
+	// offline: use at least 16 random characters, such as NewSecret's.
+	// "" leaves routes in plain text, open to any server that reaches the
+	// route port.
+	Secret string
+
+	// AcceptedSecrets are further secrets whose nodes are accepted as
+	// peers, while this node's own certificate comes from Secret. They
+	// rotate the secret without downtime, by three rolling restarts: every
+	// node accepts the new secret (Secret old, AcceptedSecrets [new]), then
+	// uses it (Secret new, AcceptedSecrets [old]), then drops the old
+	// (Secret new). Requires Secret.
+	AcceptedSecrets []string
+
+	// RouteTLS, if set, makes routes mutual TLS with the application's own
+	// certificates, instead of Secret (setting both is an error). It must
+	// hold a certificate (Certificates or GetCertificate) and the
+	// authorities that sign peers' certificates (RootCAs and ClientCAs;
+	// either one is used for both directions when the other is nil).
+	// Peers' certificates are verified as nats-server does: when a route
+	// is dialled by IP address, the certificate must name that IP, so
+	// certificates should carry the addresses peers dial (or set
+	// ServerName to a name every certificate carries). The config is
+	// cloned, never changed.
+	RouteTLS *tls.Config
+
+	// ClientTLS, if set, turns on TLS on the client port (it must hold a
+	// certificate). Clients verify the node with their own roots; set
+	// ClientAuth (tls.RequireAndVerifyClientCert) and ClientCAs to require
+	// client certificates too. Connect, in process, keeps working without
+	// TLS. The config is cloned, never changed.
+	ClientTLS *tls.Config
+
+	// Users, if set, are the client logins: a client must give one of
+	// these names and its password (nats.UserInfo), or Token, or it is
+	// refused, and AuthFailed reports it. Users land in the global
+	// account, as anonymous clients do without Users, so their messages
+	// reach the node's in-process Connect clients and every other user's.
+	// nil (with Token "") lets anonymous clients in, as a stock
+	// nats-server without authorization does.
+	Users []User
+
+	// Token, if set, is a client login too: a client presenting it
+	// (nats.Token) is let in, into the global account; one without it (or
+	// one of Users) is refused. "" means no token.
+	Token string
+
+	// SystemUser, if its Name is set, is an operator login into the
+	// system account, so that `nats server list`, `nats server ping` and
+	// `nats server report connections` work against the mesh. Other
+	// clients never see the system account. The zero User means none.
+	SystemUser User
 
 	// ServerOptions, if set, is called with the nats-server options the
 	// node is about to start with, to adjust what this package does not

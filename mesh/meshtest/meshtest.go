@@ -31,6 +31,12 @@ func WithHooks(h func(i int) options.Hooks) Option {
 	return func(i int, o *options.Options) { o.Hooks = h(i) }
 }
 
+// WithSecret seals the test mesh's routes with secret (Options.Secret);
+// options.NewSecret makes one.
+func WithSecret(secret string) Option {
+	return func(_ int, o *options.Options) { o.Secret = secret }
+}
+
 // Cluster is a running mesh of nodes.
 type Cluster struct {
 	// Nodes are the nodes in start order; Nodes[0] is every other node's seed.
