@@ -43,7 +43,14 @@ func newRouteSecurity(n options.Normalized) (*routeSecurity, error) {
 		}
 		r := &routeSecurity{own: own, accept: routetls.Pool(auths...)}
 		r.cfg = &tls.Config{
-			MinVersion: tls.VersionTLS13,
+			// TLS 1.2, forward secret AEAD suites only: in TLS 1.3 the
+			// dialling side finishes its handshake before its certificate
+			// is checked, so a node refused for its secret would learn
+			// only that the route closed, not why. (The certificates,
+			// which name the node, cross in the clear.)
+			MinVersion:   tls.VersionTLS12,
+			MaxVersion:   tls.VersionTLS12,
+			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
 			// Verified against this name, which every leaf carries, not
 			// against the address dialled: nats-server keeps a ServerName
 			// that is set.
