@@ -756,3 +756,28 @@ func TestNoSecretInOutput(t *testing.T) {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// TestClientTLS: with ClientTLS, clients connect over TLS (verifying the
+// node with their roots), a plain client is refused, and in-process
+// Connect keeps working and reaches TLS clients of other nodes.
+func TestClientTLS(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	c := meshtest.Start(t, 2, func(i int, o *options.Options) { o.ClientTLS = pki.config(t, meshtest.Name(i)) })
+	_, err := nats.Connect(c.Nodes[0].ClientURL(), nats.NoReconnect(), nats.IgnoreDiscoveredServers())
+	require.Error(t, err, "a plain client")
+	nc, err := nats.Connect(c.Nodes[1].ClientURL(), nats.Secure(&tls.Config{RootCAs: pki.pool, MinVersion: tls.VersionTLS12}))
+	require.NoError(t, err)
+	defer nc.Close()
+	assert.True(t, nc.TLSRequired())
+	s, err := nc.SubscribeSync("tls.in")
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+	require.NoError(t, c.Nodes[0].WaitForInterest(ctxFor(t), "tls.in"))
+	pub, err := c.Nodes[0].Connect()
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.Publish("tls.in", []byte("x")))
+	_, err = s.NextMsg(waitTimeout)
+	require.NoError(t, err)
+}
