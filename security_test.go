@@ -781,3 +781,44 @@ func TestClientTLS(t *testing.T) {
 	_, err = s.NextMsg(waitTimeout)
 	require.NoError(t, err)
 }
+
+// TestSecretAddresses: in a sealed mesh the certificate check does not
+// depend on the address a route dials: a seed given by host name, routes
+// learned by gossip (IPs), advertised addresses and a wildcard bind all
+// mesh.
+func TestSecretAddresses(t *testing.T) {
+	t.Parallel()
+	secret := options.NewSecret()
+	tests := []struct {
+		name string
+		b, c func(seedPort int) options.Options
+	}{
+		{"seed by host name", func(p int) options.Options {
+			return options.Options{Seed: fmt.Sprintf("nats://localhost:%d", p)}
+		}, func(p int) options.Options {
+			return options.Options{Seed: fmt.Sprintf("nats://localhost:%d", p)}
+		}},
+		{"advertised addresses, wildcard bind", func(p int) options.Options {
+			return options.Options{Seed: fmt.Sprintf("nats://127.0.0.1:%d", p), ClusterHost: "0.0.0.0", ClusterAdvertise: "127.0.0.3", ClientAdvertise: "127.0.0.3"}
+		}, func(p int) options.Options {
+			return options.Options{Seed: fmt.Sprintf("nats://127.0.0.1:%d", p), ClusterHost: "0.0.0.0", ClusterAdvertise: "localhost"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, _ := startNode(t, options.Options{Name: "a", Secret: secret})
+			port := mustPort(t, a.ClusterURL())
+			nodes := []*mesh.Node{a}
+			for _, o := range []options.Options{tt.b(port), tt.c(port)} {
+				o.Name, o.Secret = meshtest.Name(len(nodes)), secret
+				n, _ := startNode(t, o)
+				nodes = append(nodes, n)
+			}
+			for _, n := range nodes {
+				require.NoError(t, n.WaitForPeers(ctxFor(t), 2), n.Name())
+			}
+			roundTrip(t, nodes[1], nodes[2], "addresses")
+		})
+	}
+}
