@@ -649,6 +649,28 @@ func TestSystemUser(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"a": true, "b": true, "c": true}, names)
 
+	// An operator cannot make nodes report lies: no goodbye in a
+	// server's name, no answer to describe requests.
+	violations := make(chan error, 10)
+	liar, err := nats.Connect(c.Nodes[0].ClientURL(), nats.UserInfo(op.Name, op.Password),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	require.NoError(t, err)
+	defer liar.Close()
+	for _, subj := range []string{"$SYS.SERVER." + c.Nodes[2].ID() + ".SHUTDOWN", "$SYS.SERVER." + c.Nodes[2].ID() + ".LAMEDUCK"} {
+		require.NoError(t, liar.Publish(subj, []byte("{}")))
+	}
+	_, err = liar.Subscribe("$SYS.NATSMESH."+c.Nodes[2].ID()+".DESCRIBE", func(*nats.Msg) {})
+	require.NoError(t, err)
+	require.NoError(t, liar.Flush())
+	for range 3 {
+		select {
+		case err := <-violations:
+			assert.ErrorIs(t, err, nats.ErrPermissionViolation)
+		case <-time.After(waitTimeout):
+			t.Fatal("an operator's fake goodbye or describe responder was not refused")
+		}
+	}
+
 	app, err := nats.Connect(c.Nodes[0].ClientURL(), nats.UserInfo("app", "app-pw-9"))
 	require.NoError(t, err)
 	defer app.Close()

@@ -36,7 +36,12 @@ type serverLog struct {
 // flood the log.
 const refusalInterval = time.Minute
 
-// refusal counts the refusals of one remote host.
+// maxRefusalKeys is the size past which counts older than refusalInterval
+// are dropped, so that refusals from many addresses cannot grow the map
+// without bound.
+const maxRefusalKeys = 1024
+
+// refusal counts the refusals of one remote host for one reason.
 type refusal struct {
 	reported   time.Time
 	suppressed int
@@ -136,17 +141,30 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 	}
 	l.mu.Lock()
 	if e.Refused {
+		// One count per remote host and reason (without the detail
+		// in parentheses, such as the certificate's fingerprint): the
+		// port changes at every redial, and two intruders behind one
+		// address are told apart by what is wrong with them.
 		host, _, err := net.SplitHostPort(remote)
 		if err != nil {
 			host = remote
 		}
+		reason, _, _ := strings.Cut(rest, " (")
+		key := host + " " + reason
 		if l.refusals == nil {
 			l.refusals = map[string]*refusal{}
 		}
-		r := l.refusals[host]
+		if len(l.refusals) >= maxRefusalKeys {
+			for k, r := range l.refusals {
+				if time.Since(r.reported) >= refusalInterval {
+					delete(l.refusals, k)
+				}
+			}
+		}
+		r := l.refusals[key]
 		switch {
 		case r == nil:
-			l.refusals[host] = &refusal{reported: time.Now()}
+			l.refusals[key] = &refusal{reported: time.Now()}
 		case time.Since(r.reported) < refusalInterval:
 			r.suppressed++
 			l.lastRoute = &e

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"sync/atomic"
 
 	"github.com/natsmesh/natsmesh/internal/routetls"
@@ -79,7 +80,7 @@ func newRouteSecurity(n options.Normalized) (*routeSecurity, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		if cfg.GetClientCertificate == nil && len(cfg.Certificates) == 0 && cfg.GetCertificate != nil {
 			get := cfg.GetCertificate
-			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return get(nil) }
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return get(&tls.ClientHelloInfo{}) }
 		}
 		return &routeSecurity{cfg: cfg}, nil
 	}
@@ -96,12 +97,17 @@ func (r *routeSecurity) certificate() (*tls.Certificate, error) {
 
 // mint issues the node's leaf certificate, once the server's ID is known.
 // It names every address peers or stock servers may dial: the listen
-// and advertised hosts, and every interface's address for a wildcard bind.
+// and advertised hosts, the machine's host name, and every interface's
+// address for a wildcard bind.
 func (r *routeSecurity) mint(n options.Normalized, id string) error {
 	if r == nil || r.own == nil {
 		return nil
 	}
 	hosts := []string{n.Host, n.ClusterHost, hostOf(n.ClientAdvertise), hostOf(n.ClusterAdvertise)}
+	// A stock server may be given this machine's name as a route.
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
 	if ip := net.ParseIP(n.ClusterHost); ip != nil && ip.IsUnspecified() {
 		if addrs, err := net.InterfaceAddrs(); err == nil {
 			for _, a := range addrs {

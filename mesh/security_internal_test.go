@@ -102,20 +102,23 @@ func TestRefusalsReportedOncePerInterval(t *testing.T) {
 	}
 	refuse("10.0.0.8:40001")
 	assert.Equal(t, "10.0.0.8:40001", l.lastRouteError().Remote)
+	// Another reason from the same host: another intruder.
+	l.Errorf("10.0.0.9:40002 - rid:9 - TLS route handshake error: %v", "tls: first record does not look like a TLS handshake")
 	l.Errorf("10.0.0.9:40001 - rid:8 - %s", "Router Error 'something else'")
-	require.Len(t, got, 3)
+	require.Len(t, got, 4)
 	assert.True(t, got[0].Refused)
 	assert.Equal(t, "10.0.0.8:40001", got[1].Remote)
-	assert.False(t, got[2].Refused)
+	assert.Equal(t, "10.0.0.9:40002", got[2].Remote)
+	assert.False(t, got[3].Refused)
 	assert.Equal(t, "TLS route handshake error: remote error: tls: bad certificate", got[0].Message)
 
 	// An interval later: reported again, with the count.
 	l.mu.Lock()
-	l.refusals["10.0.0.9"].reported = time.Now().Add(-refusalInterval)
+	l.refusals["10.0.0.9 TLS route handshake error: remote error: tls: bad certificate"].reported = time.Now().Add(-refusalInterval)
 	l.mu.Unlock()
 	refuse("10.0.0.9:40555")
-	require.Len(t, got, 4)
-	assert.Equal(t, 4, got[3].Suppressed)
+	require.Len(t, got, 5)
+	assert.Equal(t, 4, got[4].Suppressed)
 }
 
 // TestWatchComesBack: the watch connection is dialled again if the server

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -119,7 +120,7 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds, app credentia
 		o.Authorization = n.Token
 	}
 	if u := n.SystemUser; u.Name != "" {
-		o.Users = append(o.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions, Account: sys})
+		o.Users = append(o.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: operatorPermissions(u.Permissions), Account: sys})
 	}
 	// A route being redialled logs its first failure, then every
 	// reconnectErrorReports-th (nats-server's default: every one).
@@ -141,4 +142,24 @@ func freeIfZero(p int) int {
 		return server.RANDOM_PORT
 	}
 	return p
+}
+
+// operatorPermissions are the SystemUser's permissions: what the
+// application gave, less what would let an operator's client make nodes
+// report lies: a goodbye in a server's name (a crash reported as a
+// graceful leave) and natsmesh's describe protocol (a peer's addresses).
+func operatorPermissions(p *server.Permissions) *server.Permissions {
+	out := &server.Permissions{Publish: &server.SubjectPermission{}, Subscribe: &server.SubjectPermission{}}
+	if p != nil {
+		if p.Publish != nil {
+			*out.Publish = *p.Publish
+		}
+		if p.Subscribe != nil {
+			*out.Subscribe = *p.Subscribe
+		}
+		out.Response = p.Response
+	}
+	out.Publish.Deny = append(slices.Clone(out.Publish.Deny), "$SYS.SERVER.*.SHUTDOWN", "$SYS.SERVER.*.LAMEDUCK", describeSubject("*"))
+	out.Subscribe.Deny = append(slices.Clone(out.Subscribe.Deny), describeSubject("*"))
+	return out
 }

@@ -129,6 +129,9 @@ func (s *sysConn) serveDescribe(d description, leaf *routetls.Leaf) error {
 			_ = m.Respond(plain)
 			return
 		}
+		if len(m.Data) != describeNonceSize {
+			return // not a describe request: nothing is signed for it
+		}
 		signed, err := json.Marshal(describeReply{
 			Description: desc,
 			Cert:        leaf.Cert.Raw,

@@ -70,7 +70,7 @@ func (o Options) checkSecurity() []error {
 		}
 	}
 	if len(o.AcceptedSecrets) > 0 && o.Secret == "" {
-		errs = append(errs, fieldErr("AcceptedSecrets", masked(len(o.AcceptedSecrets)), "needs Secret: it only widens whom a node with a secret accepts"))
+		errs = append(errs, fieldErr("AcceptedSecrets", fmt.Sprintf("<%d secrets, not shown>", len(o.AcceptedSecrets)), "needs Secret: it only widens whom a node with a secret accepts"))
 	}
 	if o.RouteTLS != nil {
 		switch {
