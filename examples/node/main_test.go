@@ -3,6 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -434,4 +442,107 @@ func TestStockTLS(t *testing.T) {
 		})
 	}
 	noSecrets(t, []string{secret}, out, errs, a.out.String(), a.err.String(), stockOut.String())
+}
+
+// writePKI writes a CA (ca.pem) and, for each name, a certificate for
+// 127.0.0.1 signed by it (NAME.pem, NAME-key.pem), made now: no key is
+// committed.
+func writePKI(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "ca.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	for i, name := range names {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+			SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		}, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name+".pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+		writeFile(t, filepath.Join(dir, name+"-key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	}
+}
+
+// TestOwnPKI runs two nodes whose routes use the application's own
+// certificates (--cluster_tls*) and whose client ports use TLS (--tls*),
+// one of them requiring client certificates.
+func TestOwnPKI(t *testing.T) {
+	dir := t.TempDir()
+	writePKI(t, dir, "a", "b")
+	f := func(name string) string { return filepath.Join(dir, name) }
+	a := startNode(t, []string{"-n", "a", "-p", "-1", "--cluster", "nats://127.0.0.1:-1",
+		"--cluster_tlscert", f("a.pem"), "--cluster_tlskey", f("a-key.pem"), "--cluster_tlscacert", f("ca.pem"),
+		"--tlscert", f("a.pem"), "--tlskey", f("a-key.pem")}, nil)
+	aClient, aRoute := a.urls(t)
+	b := startNode(t, []string{"-n", "b", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", aRoute,
+		"--cluster_tlscert", f("b.pem"), "--cluster_tlskey", f("b-key.pem"), "--cluster_tlscacert", f("ca.pem"),
+		"--tlscert", f("b.pem"), "--tlskey", f("b-key.pem"), "--tlscacert", f("ca.pem"), "--tlsverify"}, nil)
+	bClient, _ := b.urls(t)
+	for name, n := range map[string]*running{"a": a, "b": b} {
+		waitFor(t, name+" sees its peer", func() bool { return strings.Count(n.out.String(), " joined ") == 1 })
+		if !strings.Contains(n.out.String(), "security: routes: TLS with own certificates; anonymous clients allowed; client TLS") {
+			t.Errorf("%s does not say how it is secured:\n%s", name, n.out)
+		}
+	}
+
+	// Clients: TLS with the CA on a; b wants a client certificate too.
+	// A refused client must not fall over to the other node, which does
+	// not ask for a certificate: no discovered servers.
+	ok := []struct {
+		url  string
+		opts []nats.Option
+	}{
+		{aClient, []nats.Option{nats.RootCAs(f("ca.pem"))}},
+		{bClient, []nats.Option{nats.RootCAs(f("ca.pem")), nats.ClientCert(f("a.pem"), f("a-key.pem"))}},
+	}
+	for _, c := range ok {
+		nc, err := nats.Connect(c.url, append(c.opts, nats.IgnoreDiscoveredServers())...)
+		if err != nil {
+			t.Errorf("TLS client to %s: %v", c.url, err)
+			continue
+		}
+		if _, err := nc.TLSConnectionState(); err != nil {
+			t.Errorf("client to %s is not on TLS: %v", c.url, err)
+		}
+		nc.Close()
+	}
+	for _, c := range []struct {
+		url  string
+		opts []nats.Option
+	}{
+		{aClient, nil}, // no CA: the node's certificate is not trusted
+		{bClient, []nats.Option{nats.RootCAs(f("ca.pem"))}}, // no client certificate
+	} {
+		if nc, err := nats.Connect(c.url, append(c.opts, nats.IgnoreDiscoveredServers(), nats.NoReconnect(), nats.Timeout(2*time.Second))...); err == nil {
+			t.Errorf("client to %s connected (to %s) without what it needs", c.url, nc.ConnectedUrl())
+			nc.Close()
+		}
+	}
 }
