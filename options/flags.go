@@ -42,8 +42,8 @@ const usage = `Flags (named as nats-server's; each may be written with - or --):
 
 Routes (every node of a mesh needs the same; see Options.Secret):
       --secret_file PATH          seal routes with the secret in PATH (mutual
-                                  TLS; its first line, at least 16 bytes). Or
-                                  set ` + EnvSecret + `. Never on the command line:
+                                  TLS; at least 16 bytes), or set
+                                  ` + EnvSecret + `. Never on the command line:
                                   any local user sees a process's arguments (ps)
       --accepted_secrets_file PATH
                                   also accept peers using these secrets, one per
