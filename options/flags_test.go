@@ -1,10 +1,22 @@
 package options_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -251,9 +263,17 @@ func TestUsage(t *testing.T) {
 		"-n", "--name", "--server_name", "-a", "--addr", "--net", "-p", "--port",
 		"--cluster", "--cluster_listen", "--cluster_name", "--routes", "-h", "--help",
 		"--client_advertise", "--cluster_advertise", "-m", "--http_port",
+		"--secret_file", "--accepted_secrets_file", "--cluster_tlscert", "--cluster_tlskey", "--cluster_tlscacert",
+		"--user", "--pass", "--pass_file", "--auth", "--auth_file", "--tls", "--tlscert", "--tlskey",
+		"--tlscacert", "--tlsverify", "--system_user", "--system_pass_file",
 	} {
 		t.Run(f, func(t *testing.T) {
 			assert.True(t, words[f], "Usage does not list %s", f)
+		})
+	}
+	for _, v := range []string{options.EnvSecret, options.EnvAcceptedSecrets, options.EnvPass, options.EnvAuth, options.EnvSystemPass} {
+		t.Run(v, func(t *testing.T) {
+			assert.Contains(t, options.Usage(), v)
 		})
 	}
 }
@@ -296,4 +316,284 @@ func TestFromArgsAdvertiseAndMonitor(t *testing.T) {
 	_, err := options.FromArgs([]string{"--cluster_advertise", "0.0.0.0:4248"})
 	require.ErrorIs(t, err, options.ErrInvalid)
 	assert.ErrorContains(t, err, "--cluster_advertise")
+}
+
+// Every secret, password and token the security tests use holds "s3cret",
+// which no error may show.
+const (
+	testSecret    = "s3cret-0123456789abcdef" // 23 bytes
+	testSecret2   = "s3cret-fedcba9876543210"
+	testPass      = "s3cret-pass"
+	testToken     = "s3cret-token"
+	testSysPass   = "s3cret-operator"
+	secretMarker  = "s3cret"
+	shortSecret   = "s3cret-short" // 12 bytes
+	maskedPrefix  = "bytes, not shown>"
+	noSuchFileMsg = "no such file"
+)
+
+// securityFiles writes the files the security flag tests read into a new
+// directory and returns it: secrets, passwords, and a CA, a certificate
+// and its key, made now (no key is committed).
+func securityFiles(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	write("secret", testSecret+"\n")
+	write("secret-crlf", testSecret+"\r\n")
+	write("secret2", testSecret2)
+	write("accepted", testSecret2+"\n\n"+testSecret+"\r\n")
+	write("accepted-short", testSecret2+"\n"+shortSecret+"\n")
+	write("short", shortSecret+"\n")
+	write("empty", "")
+	write("newlines", "\n\n")
+	write("two-lines", testSecret+"\n"+testSecret2+"\n")
+	write("pass", testPass+"\n")
+	write("token", testToken+"\n")
+	write("syspass", testSysPass)
+
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}, ca, &leafKey.PublicKey, caKey)
+	require.NoError(t, err)
+	keyPEM := func(k *ecdsa.PrivateKey) string {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	}
+	write("ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	write("cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})))
+	write("key.pem", keyPEM(leafKey))
+	write("other-key.pem", keyPEM(caKey))
+	write("bad-cert.pem", "-----BEGIN CERTIFICATE-----\nczNjcmV0\n-----END CERTIFICATE-----\n") // "s3cret", not DER
+	return dir
+}
+
+// expand replaces $D in a command line with dir and splits it as split does.
+func expand(args, dir string) []string {
+	return split(strings.ReplaceAll(args, "$D", dir))
+}
+
+// envOf returns a lookupEnv over m.
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestFromArgsSecurity(t *testing.T) {
+	dir := securityFiles(t)
+	tests := []struct {
+		name  string
+		args  string
+		env   map[string]string
+		check func(t *testing.T, o options.Options)
+	}{
+		{name: "secret file", args: "--secret_file $D/secret", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testSecret, o.Secret)
+		}},
+		{name: "secret file with CRLF", args: "--secret_file $D/secret-crlf", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testSecret, o.Secret)
+		}},
+		{name: "secret from the environment", env: map[string]string{options.EnvSecret: testSecret}, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testSecret, o.Secret)
+		}},
+		{name: "empty variables count as unset", env: map[string]string{options.EnvSecret: "", options.EnvPass: "", options.EnvAuth: ""}, check: func(t *testing.T, o options.Options) {
+			assert.Zero(t, o)
+		}},
+		{name: "accepted secrets file", args: "--secret_file $D/secret --accepted_secrets_file $D/accepted", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testSecret, o.Secret)
+			assert.Equal(t, []string{testSecret2, testSecret}, o.AcceptedSecrets)
+		}},
+		{name: "a secret file is an accepted secrets file", args: "--secret_file $D/secret --accepted_secrets_file $D/secret2", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, []string{testSecret2}, o.AcceptedSecrets)
+		}},
+		{name: "accepted secrets from the environment", env: map[string]string{options.EnvSecret: testSecret, options.EnvAcceptedSecrets: testSecret2 + ", " + testSecret + ","}, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, []string{testSecret2, testSecret}, o.AcceptedSecrets)
+		}},
+		{name: "empty accepted secrets file", args: "--secret_file $D/secret --accepted_secrets_file $D/empty", check: func(t *testing.T, o options.Options) {
+			assert.Empty(t, o.AcceptedSecrets)
+		}},
+		{name: "route TLS", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", check: func(t *testing.T, o options.Options) {
+			require.NotNil(t, o.RouteTLS)
+			assert.Len(t, o.RouteTLS.Certificates, 1)
+			assert.NotNil(t, o.RouteTLS.RootCAs)
+			assert.NotNil(t, o.RouteTLS.ClientCAs)
+			assert.Equal(t, tls.RequireAndVerifyClientCert, o.RouteTLS.ClientAuth)
+			assert.Empty(t, o.Secret)
+			assert.Nil(t, o.ClientTLS)
+		}},
+		{name: "client TLS", args: "--tls --tlscert $D/cert.pem --tlskey $D/key.pem", check: func(t *testing.T, o options.Options) {
+			require.NotNil(t, o.ClientTLS)
+			assert.Len(t, o.ClientTLS.Certificates, 1)
+			assert.Equal(t, tls.NoClientCert, o.ClientTLS.ClientAuth)
+			assert.Nil(t, o.RouteTLS)
+		}},
+		{name: "client TLS implied by --tlscert", args: "--tlscert $D/cert.pem --tlskey $D/key.pem", check: func(t *testing.T, o options.Options) {
+			assert.NotNil(t, o.ClientTLS)
+		}},
+		{name: "client certificates verified", args: "--tlsverify --tlscert=$D/cert.pem --tlskey=$D/key.pem --tlscacert=$D/ca.pem", check: func(t *testing.T, o options.Options) {
+			require.NotNil(t, o.ClientTLS)
+			assert.Equal(t, tls.RequireAndVerifyClientCert, o.ClientTLS.ClientAuth)
+			assert.NotNil(t, o.ClientTLS.ClientCAs)
+		}},
+		{name: "--tls=false turns client TLS off", args: "--tls=false --tlscert $D/missing.pem --tlsverify", check: func(t *testing.T, o options.Options) {
+			assert.Nil(t, o.ClientTLS)
+		}},
+		{name: "user and password on the command line", args: "--user alice --pass " + testPass, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, []options.User{{Name: "alice", Password: testPass}}, o.Users)
+		}},
+		{name: "user and password file", args: "--user alice --pass_file $D/pass", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, []options.User{{Name: "alice", Password: testPass}}, o.Users)
+		}},
+		{name: "user and password from the environment", args: "--user alice", env: map[string]string{options.EnvPass: testPass}, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, []options.User{{Name: "alice", Password: testPass}}, o.Users)
+		}},
+		{name: "token on the command line", args: "--auth " + testToken, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testToken, o.Token)
+		}},
+		{name: "token file", args: "--auth_file $D/token", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testToken, o.Token)
+		}},
+		{name: "token from the environment", env: map[string]string{options.EnvAuth: testToken}, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, testToken, o.Token)
+		}},
+		{name: "system user", args: "--system_user op --system_pass_file $D/syspass", check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, options.User{Name: "op", Password: testSysPass}, o.SystemUser)
+			assert.Empty(t, o.Users)
+		}},
+		{name: "system user from the environment", args: "--system_user op", env: map[string]string{options.EnvSystemPass: testSysPass}, check: func(t *testing.T, o options.Options) {
+			assert.Equal(t, options.User{Name: "op", Password: testSysPass}, o.SystemUser)
+		}},
+		{name: "everything", args: "-p 4222 --secret_file $D/secret --accepted_secrets_file $D/secret2 --user alice --pass_file $D/pass " +
+			"--auth_file $D/token --tlscert $D/cert.pem --tlskey $D/key.pem --system_user op --system_pass_file $D/syspass",
+			check: func(t *testing.T, o options.Options) {
+				assert.Equal(t, 4222, o.Port)
+				assert.Equal(t, testSecret, o.Secret)
+				assert.Len(t, o.Users, 1)
+				assert.Equal(t, testToken, o.Token)
+				assert.NotNil(t, o.ClientTLS)
+				assert.Equal(t, "op", o.SystemUser.Name)
+				// What the flags give, Normalize accepts.
+				_, err := o.Normalize()
+				assert.NoError(t, err)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := options.FromArgsEnv(expand(tt.args, dir), envOf(tt.env))
+			require.NoError(t, err)
+			tt.check(t, got)
+		})
+	}
+}
+
+// TestFromArgsIgnoresEnvironment checks that FromArgs reads no variable:
+// only FromArgsEnv does.
+func TestFromArgsIgnoresEnvironment(t *testing.T) {
+	t.Setenv(options.EnvSecret, testSecret)
+	t.Setenv(options.EnvAuth, testToken)
+	got, err := options.FromArgs(nil)
+	require.NoError(t, err)
+	assert.Zero(t, got)
+}
+
+func TestFromArgsSecurityErrors(t *testing.T) {
+	dir := securityFiles(t)
+	tlsFlags := "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem"
+	tests := []struct {
+		name    string
+		args    string
+		env     map[string]string
+		field   string
+		value   string // as the message shows it: a quoted path, or a length
+		wantMsg string
+	}{
+		{name: "secret file missing", args: "--secret_file $D/missing", field: "--secret_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "secret file empty", args: "--secret_file $D/empty", field: "--secret_file", value: `"$D/empty"`, wantMsg: "empty"},
+		{name: "secret file of newlines", args: "--secret_file $D/newlines", field: "--secret_file", value: `"$D/newlines"`, wantMsg: "empty"},
+		{name: "secret file path empty", args: "--secret_file=", field: "--secret_file", value: `""`, wantMsg: "must name a file"},
+		{name: "secret file a directory", args: "--secret_file $D", field: "--secret_file", value: `"$D"`, wantMsg: "directory"},
+		{name: "secret too short", args: "--secret_file $D/short", field: "--secret_file", value: `"$D/short"`, wantMsg: "holds 12 bytes, want at least 16"},
+		{name: "secret file of two lines", args: "--secret_file $D/two-lines", field: "--secret_file", value: `"$D/two-lines"`, wantMsg: "more than one line"},
+		{name: "secret file and variable", args: "--secret_file $D/secret", env: map[string]string{options.EnvSecret: testSecret2}, field: options.EnvSecret, value: "<23 " + maskedPrefix, wantMsg: "not several"},
+		{name: "secret variable too short", env: map[string]string{options.EnvSecret: shortSecret}, field: options.EnvSecret, value: "<12 " + maskedPrefix, wantMsg: "at least 16"},
+		{name: "accepted secret too short", args: "--secret_file $D/secret --accepted_secrets_file $D/accepted-short", field: "--accepted_secrets_file", value: `"$D/accepted-short"`, wantMsg: "line 2 holds 12 bytes"},
+		{name: "accepted secrets file missing", args: "--accepted_secrets_file $D/missing", field: "--accepted_secrets_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "accepted secrets file and variable", args: "--accepted_secrets_file $D/secret2", env: map[string]string{options.EnvAcceptedSecrets: testSecret}, field: options.EnvAcceptedSecrets, value: "<23 " + maskedPrefix, wantMsg: "not several"},
+		{name: "accepted secret variable too short", env: map[string]string{options.EnvAcceptedSecrets: testSecret + "," + shortSecret}, field: options.EnvAcceptedSecrets, value: "<36 " + maskedPrefix, wantMsg: "secret 2 holds 12 bytes"},
+		{name: "route TLS without key and CA", args: "--cluster_tlscert $D/cert.pem", field: "--cluster_tlskey", value: `""`, wantMsg: "--cluster_tlscacert"},
+		{name: "route TLS without CA", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem", field: "--cluster_tlscacert", value: `""`, wantMsg: "needs"},
+		{name: "route TLS and secret", args: tlsFlags + " --secret_file $D/secret", field: "--cluster_tlscert", value: `"$D/cert.pem"`, wantMsg: "not both"},
+		{name: "route TLS and secret variable", args: tlsFlags, env: map[string]string{options.EnvSecret: testSecret}, field: "--cluster_tlscert", value: `"$D/cert.pem"`, wantMsg: options.EnvSecret},
+		{name: "route certificate is a key", args: "--cluster_tlscert $D/key.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/key.pem"`, wantMsg: "no PEM certificate"},
+		{name: "route certificate is the secret file", args: "--cluster_tlscert $D/secret --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
+		{name: "route certificate not DER", args: "--cluster_tlscert $D/bad-cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/bad-cert.pem"`, wantMsg: "certificate 1"},
+		{name: "route key is the secret file", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/secret --cluster_tlscacert $D/ca.pem", field: "--cluster_tlskey", value: `"$D/secret"`, wantMsg: "--cluster_tlscert"},
+		{name: "route key does not match", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/other-key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlskey", value: `"$D/other-key.pem"`, wantMsg: "does not match"},
+		{name: "route CA is the secret file", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/secret", field: "--cluster_tlscacert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
+		{name: "route CA missing", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/missing", field: "--cluster_tlscacert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "client TLS without certificate", args: "--tls", field: "--tlscert", value: `""`, wantMsg: "needs --tlscert and --tlskey"},
+		{name: "client TLS without key", args: "--tlsverify --tlscert $D/cert.pem", field: "--tlskey", value: `""`, wantMsg: "needs"},
+		{name: "client certificate missing", args: "--tlscert $D/missing --tlskey $D/key.pem", field: "--tlscert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "client key is the secret file", args: "--tlscert $D/cert.pem --tlskey $D/secret", field: "--tlskey", value: `"$D/secret"`, wantMsg: "key for --tlscert"},
+		{name: "client CA is the password file", args: "--tlscert $D/cert.pem --tlskey $D/key.pem --tlscacert $D/pass", field: "--tlscacert", value: `"$D/pass"`, wantMsg: "no PEM certificate"},
+		{name: "user without password", args: "--user alice", field: "--user", value: `"alice"`, wantMsg: "needs a password"},
+		{name: "user empty", args: "--user= --pass " + testPass, field: "--user", value: `""`, wantMsg: "empty"},
+		{name: "user with space", args: "--user a~b --pass " + testPass, field: "--user", value: `"a b"`, wantMsg: "spaces"},
+		{name: "password empty", args: "--user alice --pass=", field: "--pass", value: "<0 " + maskedPrefix, wantMsg: "empty"},
+		{name: "password without user", args: "--pass " + testPass, field: "--pass", value: `""`, wantMsg: "--user, which is not given"},
+		{name: "password variable without user", env: map[string]string{options.EnvPass: testPass}, field: options.EnvPass, value: `""`, wantMsg: "not given"},
+		{name: "password flag and file", args: "--user alice --pass " + testPass + " --pass_file $D/pass", field: "--pass_file", value: `"$D/pass"`, wantMsg: "--pass, --pass_file"},
+		{name: "password flag and variable", args: "--user alice --pass " + testPass, env: map[string]string{options.EnvPass: testPass}, field: options.EnvPass, value: "<11 " + maskedPrefix, wantMsg: "not several"},
+		{name: "password file missing", args: "--user alice --pass_file $D/missing", field: "--pass_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "password file empty", args: "--user alice --pass_file $D/empty", field: "--pass_file", value: `"$D/empty"`, wantMsg: "empty"},
+		{name: "token empty", args: "--auth=", field: "--auth", value: "<0 " + maskedPrefix, wantMsg: "empty"},
+		{name: "token flag and variable", args: "--auth " + testToken, env: map[string]string{options.EnvAuth: testToken}, field: options.EnvAuth, value: "<12 " + maskedPrefix, wantMsg: "not several"},
+		{name: "token file missing", args: "--auth_file $D/missing", field: "--auth_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "system user without password", args: "--system_user op", field: "--system_user", value: `"op"`, wantMsg: "needs a password"},
+		{name: "system user empty", args: "--system_user= --system_pass_file $D/syspass", field: "--system_user", value: `""`, wantMsg: "empty"},
+		{name: "system user named as user", args: "--user op --pass " + testPass + " --system_user op --system_pass_file $D/syspass", field: "--system_user", value: `"op"`, wantMsg: "name of its own"},
+		{name: "system password without user", args: "--system_pass_file $D/syspass", field: "--system_pass_file", value: `""`, wantMsg: "not given"},
+		{name: "system password file and variable", args: "--system_user op --system_pass_file $D/syspass", env: map[string]string{options.EnvSystemPass: testSysPass}, field: options.EnvSystemPass, value: "<15 " + maskedPrefix, wantMsg: "not several"},
+		{name: "system password file of two lines", args: "--system_user op --system_pass_file $D/two-lines", field: "--system_pass_file", value: `"$D/two-lines"`, wantMsg: "more than one line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := options.FromArgsEnv(expand(tt.args, dir), envOf(tt.env))
+			require.Error(t, err)
+			assert.Zero(t, got)
+			assert.ErrorIs(t, err, options.ErrInvalid)
+			var fe *options.FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.field, fe.Field)
+			msg := err.Error()
+			assert.Contains(t, msg, tt.field)
+			assert.Contains(t, msg, strings.ReplaceAll(tt.value, "$D", dir))
+			assert.Contains(t, msg, tt.wantMsg)
+			for _, form := range []string{msg, fmt.Sprintf("%#v", err), fmt.Sprintf("%+v", fe.Value), fmt.Sprintf("%v", fe.Err)} {
+				assert.NotContains(t, form, secretMarker)
+			}
+		})
+	}
 }
