@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/internal/netns"
+	"github.com/natsmesh/natsmesh/options"
 )
 
 // The multi-host test: three examples/node processes, each in its own
@@ -199,8 +200,20 @@ func countLeaves(out, peer, why string) int {
 // with advertised addresses (h3), seeded from h1's route URL, form a full
 // mesh and carry messages; when h3's link is cut the other two report it
 // lost and carry on; when it is back h3 rejoins; a node stopped with
-// SIGTERM is reported as left.
+// SIGTERM is reported as left. It runs twice: with plain routes, and with
+// routes sealed by a secret (given through NATSMESH_SECRET), whose
+// certificates must verify on routes dialled by gossiped IPs and
+// advertised addresses.
 func TestNetnsMesh(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  []string
+	}{{"plain", nil}, {"sealed", []string{"NATSMESH_SECRET=" + options.NewSecret()}}} {
+		t.Run(tt.name, func(t *testing.T) { testNetnsMesh(t, tt.env) })
+	}
+}
+
+func testNetnsMesh(t *testing.T, env []string) {
 	network := netnsNetwork(t)
 	node := binary(t, "node") // before any clock starts: the first build takes a while
 	begin := time.Now()
@@ -220,12 +233,12 @@ func TestNetnsMesh(t *testing.T) {
 	// h1 is the seed; h2 binds the same way and is told only h1's route
 	// URL; h3 binds every interface and advertises its address.
 	nodes := map[string]*nsProcess{}
-	nodes["h1"] = startIn(t, hosts["h1"], "node h1", nil, node,
+	nodes["h1"] = startIn(t, hosts["h1"], "node h1", env, node,
 		"-n", "h1", "-a", eth0, "-p", "4222", "--cluster", "nats://"+eth0+":4248")
 	nodes["h1"].waitFor(t, "its ready line", readyLine.MatchString)
-	nodes["h2"] = startIn(t, hosts["h2"], "node h2", nil, node,
+	nodes["h2"] = startIn(t, hosts["h2"], "node h2", env, node,
 		"-n", "h2", "-a", eth0, "-p", "4222", "--cluster", "nats://"+eth0+":4248", "--routes", netnsSeed)
-	nodes["h3"] = startIn(t, hosts["h3"], "node h3", nil, node,
+	nodes["h3"] = startIn(t, hosts["h3"], "node h3", env, node,
 		"-n", "h3", "-a", "0.0.0.0", "-p", "4222", "--cluster", "nats://0.0.0.0:4248",
 		"--cluster_advertise", addr("h3")+":4248", "--client_advertise", addr("h3"), "--routes", netnsSeed)
 
@@ -233,6 +246,9 @@ func TestNetnsMesh(t *testing.T) {
 	// advertised address, never 0.0.0.0.
 	for name, p := range nodes {
 		p.waitFor(t, "its ready line", readyLine.MatchString)
+		if len(env) > 0 {
+			assert.Contains(t, p.out.String(), "routes sealed by a secret", "%s's security line", name)
+		}
 		m := readyLine.FindStringSubmatch(p.out.String())
 		assert.Equal(t, []string{name, clientURL(name), routeURL(name)}, m[1:], "ready line of %s", name)
 	}
