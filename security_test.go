@@ -521,7 +521,7 @@ func TestClientAuth(t *testing.T) {
 			[]nats.Option{nats.Token(token)}, []nats.Option{nats.Token("nope")}},
 		{"users and token, token given", func(o *options.Options) { o.Users, o.Token = []options.User{alice}, token },
 			[]nats.Option{nats.Token(token)}, []nats.Option{nats.UserInfo("mallory", token)}},
-		{"system user only lets anonymous in", func(o *options.Options) { o.SystemUser = options.User{Name: "op", Password: "op-pw-1"} },
+		{"system user only lets anonymous in", func(o *options.Options) { o.SystemUser = options.User{Name: "op", Password: "op-pw-11"} },
 			nil, []nats.Option{nats.UserInfo("op", "nope")}},
 	}
 	for _, tt := range tests {
@@ -842,5 +842,65 @@ func TestSecretAddresses(t *testing.T) {
 			}
 			roundTrip(t, nodes[1], nodes[2], "addresses")
 		})
+	}
+}
+
+// TestOperatorCannotForgeGoodbye: an operator who sets the reply subject
+// of a server ping to a peer's goodbye subject (permissions do not cover
+// reply subjects) makes every server answer there, but those answers are
+// no goodbye: the peer, SIGKILLed, is still reported lost.
+func TestOperatorCannotForgeGoodbye(t *testing.T) {
+	t.Parallel()
+	op := options.User{Name: "op", Password: "op-pw-Zx81"}
+	a, ra := startNode(t, options.Options{Name: "a", SystemUser: op})
+	p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
+	ra.waitEvent(t, "+x")
+	var xID string
+	for _, peer := range a.Peers() {
+		xID = peer.ID
+	}
+	nc, err := nats.Connect(a.ClientURL(), nats.UserInfo(op.Name, op.Password))
+	require.NoError(t, err)
+	defer nc.Close()
+	goodbye := "$SYS.SERVER." + xID + ".SHUTDOWN"
+	s, err := nc.SubscribeSync(goodbye)
+	require.NoError(t, err)
+	require.NoError(t, nc.PublishRequest("$SYS.REQ.SERVER.PING", goodbye, nil))
+	_, err = s.NextMsg(waitTimeout) // the forgery reached the goodbye subject
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Process.Kill())
+	_ = p.wait(t)
+	ra.waitEvent(t, "-x:lost")
+}
+
+// TestOperatorWildcardDoesNotBlankPeers: an operator watching everything
+// in the system account (`nats sub '>'`) shows interest in every describe
+// subject before a joining peer's responder exists; peers still join with
+// their addresses.
+func TestOperatorWildcardDoesNotBlankPeers(t *testing.T) {
+	t.Parallel()
+	op := options.User{Name: "op", Password: "op-pw-Zx82"}
+	a, ra := startNode(t, options.Options{Name: "a", SystemUser: op})
+	nc, err := nats.Connect(a.ClientURL(), nats.UserInfo(op.Name, op.Password))
+	require.NoError(t, err)
+	defer nc.Close()
+	for _, subj := range []string{">", "$SYS.>"} {
+		_, err := nc.Subscribe(subj, func(*nats.Msg) {})
+		require.NoError(t, err)
+	}
+	require.NoError(t, nc.Flush())
+	var nodes []*mesh.Node
+	for _, name := range []string{"b", "c", "d"} {
+		n, _ := startNode(t, options.Options{Name: name, Seed: a.ClusterURL(), SystemUser: op})
+		nodes = append(nodes, n)
+	}
+	for _, name := range []string{"+b", "+c", "+d"} {
+		ra.waitEvent(t, name)
+	}
+	for _, p := range a.Peers() {
+		other := byID(nodes, p.ID)
+		require.NotNil(t, other)
+		assert.Equal(t, other.ClusterURL(), p.ClusterURL, "a's view of %s", p.Name)
+		assert.Equal(t, []string{other.ClientURL()}, p.ClientURLs, "a's view of %s", p.Name)
 	}
 }

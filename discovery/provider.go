@@ -194,7 +194,7 @@ func clone(urls []*url.URL) []*url.URL {
 func join(urls []*url.URL) string {
 	parts := make([]string, len(urls))
 	for i, u := range urls {
-		parts[i] = u.Redacted()
+		parts[i] = Redact(u.String())
 	}
 	return strings.Join(parts, " ")
 }

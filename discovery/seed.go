@@ -97,7 +97,8 @@ func splitUserinfo(s string) (string, *url.Userinfo, error) {
 }
 
 // Redact returns a URL for messages: any password is replaced by "xxxxx",
-// however the URL is written (a password may hold "#", "/", "?" or "@").
+// however the URL is written (a password may hold "#", "/", "?" or "@"),
+// and so is a user without a password, which may be a token.
 // Text without "://" loses everything before its last "@".
 func Redact(raw string) string {
 	scheme, after, ok := strings.Cut(raw, "://")
@@ -113,7 +114,8 @@ func Redact(raw string) string {
 	}
 	name, _, hasPassword := strings.Cut(after[:i], ":")
 	if !hasPassword {
-		return raw
+		// A lone user may be a token (nats://TOKEN@host:4248).
+		return scheme + "://xxxxx" + after[i:]
 	}
 	return scheme + "://" + name + ":xxxxx" + after[i:]
 }

@@ -89,6 +89,7 @@ func TestParseSeedNeverShowsThePassword(t *testing.T) {
 		"nats://ruser:s3cret#x@host:abc", "nats://ruser:s3cret/x@host:abc", "nats://ruser:s3cret?x@host:abc",
 		"nats://ruser:s3cret#x@host", "nats://ruser:s3cret/x@host:4248/path", "nats://ruser:s3c@ret@host:0",
 		"ruser:s3cret@host:4248", "ruser:s3cret#x@host:4248", "nats://ruser:s3cret%zz@host:abc", "nats://:s3cret@host:4248",
+		"nats://s3cret@host:abc", "nats://s3cret#x@host",
 		"nats://ruser:s3cret#x@[::1:4248",
 	} {
 		_, err := discovery.ParseSeed(raw)

@@ -237,7 +237,7 @@ func sameURLs(a, b []*url.URL) bool {
 func redactAll(urls []*url.URL) []string {
 	out := make([]string, len(urls))
 	for i, u := range urls {
-		out[i] = u.Redacted()
+		out[i] = discovery.Redact(u.String())
 	}
 	return out
 }

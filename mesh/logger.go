@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ type serverLog struct {
 	log          *slog.Logger
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
+	redact       *redactor        // nil: only CONNECT lines are cut down
 
 	mu        sync.Mutex
 	fatals    []string
@@ -36,9 +38,25 @@ type serverLog struct {
 // flood the log.
 const refusalInterval = time.Minute
 
-// maxRefusalKeys is the size past which counts older than refusalInterval
-// are dropped, so that refusals from many addresses cannot grow the map
-// without bound.
+// addrInText matches "ip:port" in an error's text ("read tcp
+// 10.0.0.1:4248->10.0.0.9:40001: i/o timeout"), left out of the refusal
+// key: ports change at every connection.
+var addrInText = regexp.MustCompile(`\[?[0-9A-Fa-f:.]+\]?:[0-9]+`)
+
+// refusalHost is the part of a remote host that refusals are counted by:
+// an IPv4 address, or the /64 of an IPv6 one (one machine's addresses).
+func refusalHost(host string) string {
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// maxRefusalKeys bounds the refusal counts kept: past it, counts older
+// than refusalInterval are dropped, and if none is, new hosts and reasons
+// share one count, so refusals from many addresses cannot grow the map or
+// flood the log.
 const maxRefusalKeys = 1024
 
 // refusal counts the refusals of one remote host for one reason.
@@ -49,7 +67,7 @@ type refusal struct {
 
 // refusalCues are the nats-server messages (as of the version in go.mod)
 // that mean a route was refused.
-var refusalCues = []string{"handshake error", "cluster name", "Authorization Violation", "authentication error", "duplicate name"}
+var refusalCues = []string{"handshake error", "handshake timeout", "cluster name", "Authorization Violation", "authentication error", "duplicate name"}
 
 func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
@@ -82,7 +100,7 @@ func (l *serverLog) enabled(level slog.Level) bool {
 
 func (l *serverLog) emit(level slog.Level, format string, v []any, attrs ...any) {
 	if l.enabled(level) {
-		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...), attrs...)
+		l.log.Log(context.Background(), level, l.redact.line(fmt.Sprintf(format, v...)), attrs...)
 	}
 }
 
@@ -135,7 +153,7 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 	if _, after, ok := strings.Cut(rest, " - "); ok {
 		rest = after
 	}
-	e := RouteError{Remote: remote, Message: rest, Warning: warning}
+	e := RouteError{Remote: remote, Message: l.redact.hookText(rest), Warning: warning}
 	for _, cue := range refusalCues {
 		e.Refused = e.Refused || strings.Contains(rest, cue)
 	}
@@ -150,15 +168,20 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 			host = remote
 		}
 		reason, _, _ := strings.Cut(rest, " (")
-		key := host + " " + reason
+		key := refusalHost(host) + " " + addrInText.ReplaceAllString(reason, "ADDR")
 		if l.refusals == nil {
 			l.refusals = map[string]*refusal{}
 		}
-		if len(l.refusals) >= maxRefusalKeys {
+		if _, ok := l.refusals[key]; !ok && len(l.refusals) >= maxRefusalKeys {
 			for k, r := range l.refusals {
 				if time.Since(r.reported) >= refusalInterval {
 					delete(l.refusals, k)
 				}
+			}
+			// Still full: refusals from this many places within an
+			// interval are counted together.
+			if len(l.refusals) >= maxRefusalKeys {
+				key = "(from too many places to tell apart)"
 			}
 		}
 		r := l.refusals[key]

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sort"
 	"sync"
@@ -133,9 +134,18 @@ func (t *tracker) signature() routeSig {
 }
 
 func (t *tracker) recordGoodbye(m *nats.Msg) {
-	if id := goodbyeID(m.Subject); id != "" && id != t.srv.ID() {
+	if id := goodbyeID(m.Subject); id != "" && id != t.srv.ID() && isGoodbyeOf(m.Data, id) {
 		t.goodbyes[id] = time.Now()
 	}
+}
+
+// isGoodbyeOf tells whether data is the body nats-server itself sends
+// with a goodbye of server id: that server's ServerInfo. Anything else
+// on a goodbye subject, such as the answers to a request whose reply
+// subject an operator set to it, is no goodbye.
+func isGoodbyeOf(data []byte, id string) bool {
+	var si server.ServerInfo
+	return json.Unmarshal(data, &si) == nil && si.ID == id
 }
 
 // drainGoodbyes records every goodbye already delivered.

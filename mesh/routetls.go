@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"sync/atomic"
 
 	"github.com/natsmesh/natsmesh/internal/routetls"
@@ -97,17 +96,13 @@ func (r *routeSecurity) certificate() (*tls.Certificate, error) {
 
 // mint issues the node's leaf certificate, once the server's ID is known.
 // It names every address peers or stock servers may dial: the listen
-// and advertised hosts, the machine's host name, and every interface's
-// address for a wildcard bind.
+// and advertised hosts, and every interface's address for a wildcard
+// bind. (Nothing more: anyone who reaches the route port can read it.)
 func (r *routeSecurity) mint(n options.Normalized, id string) error {
 	if r == nil || r.own == nil {
 		return nil
 	}
 	hosts := []string{n.Host, n.ClusterHost, hostOf(n.ClientAdvertise), hostOf(n.ClusterAdvertise)}
-	// A stock server may be given this machine's name as a route.
-	if h, err := os.Hostname(); err == nil {
-		hosts = append(hosts, h)
-	}
 	if ip := net.ParseIP(n.ClusterHost); ip != nil && ip.IsUnspecified() {
 		if addrs, err := net.InterfaceAddrs(); err == nil {
 			for _, a := range addrs {

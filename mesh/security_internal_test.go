@@ -162,3 +162,39 @@ func TestUserNeverPrintsItsPassword(t *testing.T) {
 		assert.True(t, strings.Contains(s, "alice"), s)
 	}
 }
+
+// TestRefusalsFromManyPlaces: ports in a reason do not make it new, and
+// refusals from more hosts than are counted apart share one count.
+func TestRefusalsFromManyPlaces(t *testing.T) {
+	reports := 0
+	l := newServerLog(slog.New(slog.NewTextHandler(io.Discard, nil)), "a", nil)
+	l.onRouteError = func(RouteError) { reports++ }
+	for port := range 100 {
+		l.Errorf("10.0.0.9:%d - rid:7 - TLS route handshake error: read tcp 10.0.0.1:4248->10.0.0.9:%d: i/o timeout", 40000+port, 40000+port)
+	}
+	assert.Equal(t, 1, reports, "one host, one reason")
+	for i := range 3 * maxRefusalKeys {
+		l.Errorf("10.%d.%d.%d:40000 - rid:7 - TLS route handshake error: tls: bad certificate", i>>16&255, i>>8&255, i&255)
+	}
+	assert.Equal(t, maxRefusalKeys+1, reports, "the first maxRefusalKeys-1 hosts, then one for the rest")
+	l.mu.Lock()
+	assert.LessOrEqual(t, len(l.refusals), maxRefusalKeys+1)
+	l.mu.Unlock()
+}
+
+// TestRedactor: CONNECT lines keep only fields without credentials, even
+// when nats-server's own masking was cut short by the password's
+// characters; known secrets are replaced anywhere; hook text is bounded.
+func TestRedactor(t *testing.T) {
+	n, err := options.Options{Users: []options.User{{Name: "alice", Password: "alicepw,TAIL-1"}}, Token: "tok}TAIL-22"}.Normalize()
+	require.NoError(t, err)
+	r := newRedactor(n)
+	line := r.line(`127.0.0.1:5000 - cid:7 - <<- [CONNECT {"verbose":false,"user":"alice","pass":"[REDACTED],TAIL-1","auth_token":"[REDACTED]}TAIL-22","name":"app","lang":"go","version":"1.55.0"}]`)
+	assert.NotContains(t, line, "TAIL")
+	assert.Contains(t, line, "name=app")
+	assert.Contains(t, line, "user=alice")
+	assert.Equal(t, "x [REDACTED] y", r.line("x alicepw,TAIL-1 y"))
+	long := r.hookText("CN=" + strings.Repeat("A\r\n", 1000))
+	assert.LessOrEqual(t, len(long), maxRemoteText+3)
+	assert.NotContains(t, long, "\n")
+}

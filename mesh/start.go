@@ -53,6 +53,7 @@ func Start(o options.Options) (*Node, error) {
 	}
 	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{})}
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
+	sl.redact = newRedactor(n)
 	node.log = sl
 	node.joiner = newJoiner(node)
 	seeds := node.joiner.seeds()

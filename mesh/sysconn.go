@@ -204,24 +204,22 @@ type varzReply struct {
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
 	wait := 50 * time.Microsecond
 	var varzSince time.Time
+	var last error
 	for {
-		switch {
-		case s.acc.Interest(describeSubject(id)) > 0:
-			nonce := make([]byte, describeNonceSize)
-			_, _ = rand.Read(nonce)
-			msg, err := s.nc.RequestWithContext(ctx, describeSubject(id), nonce)
-			if err != nil {
-				return "", nil, fmt.Errorf("natsmesh: describe %s: %w", id, err)
+		// A wildcard subscriber in the system account (an operator's
+		// `nats sub '>'`) shows interest before the peer's responder
+		// exists: ask again until a reply checks out.
+		if s.acc.Interest(describeSubject(id)) > 0 {
+			d, err := s.ask(ctx, id)
+			if err == nil {
+				for i, u := range d.ClientURLs {
+					d.ClientURLs[i] = unwildcard(u, fallbackIP)
+				}
+				return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
 			}
-			d, err := checkDescription(msg.Data, id, nonce, s.authorities)
-			if err != nil {
-				return "", nil, fmt.Errorf("natsmesh: describe %s: refused: %w", id, err)
-			}
-			for i, u := range d.ClientURLs {
-				d.ClientURLs[i] = unwildcard(u, fallbackIP)
-			}
-			return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
-		case s.acc.Interest(varzSubject(id)) > 0:
+			last = err
+		}
+		if s.acc.Interest(varzSubject(id)) > 0 {
 			// nats-server's own subscriptions exist from its start; a
 			// natsmesh node's responder comes a moment later. Only a peer
 			// without one after stockGrace is a stock server.
@@ -234,10 +232,60 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		select {
 		case <-ctx.Done():
+			if last != nil {
+				return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
+			}
 			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Millisecond)
+	}
+}
+
+// askWindow bounds how long one describe request waits for a reply that
+// checks out.
+const askWindow = 500 * time.Millisecond
+
+// errNoResponders is ask's error when nobody answered.
+var errNoResponders = errors.New("no responders")
+
+// ask sends one describe request and returns the first reply that checks
+// out: a reply that does not (from a misbehaving peer) does not hide the
+// real one behind it.
+func (s *sysConn) ask(ctx context.Context, id string) (description, error) {
+	ctx, cancel := context.WithTimeout(ctx, askWindow)
+	defer cancel()
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return description{}, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	nonce := make([]byte, describeNonceSize)
+	_, _ = rand.Read(nonce)
+	if err := s.nc.PublishRequest(describeSubject(id), inbox, nonce); err != nil {
+		return description{}, err
+	}
+	var last error
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if last != nil {
+				return description{}, fmt.Errorf("refused a reply: %w", last)
+			}
+			return description{}, err
+		}
+		if m.Header.Get("Status") == "503" {
+			if last != nil {
+				return description{}, fmt.Errorf("refused a reply: %w", last)
+			}
+			return description{}, errNoResponders
+		}
+		d, err := checkDescription(m.Data, id, nonce, s.authorities)
+		if err == nil {
+			return d, nil
+		}
+		last = err
 	}
 }
 

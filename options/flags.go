@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,7 @@ const usage = `Flags (named as nats-server's; each may be written with - or --):
 
 Routes (every node of a mesh needs the same; see Options.Secret):
       --secret_file PATH          seal routes with the secret in PATH (mutual
-                                  TLS; at least 16 bytes), or set
+                                  TLS; 32+ random bytes, base64), or set
                                   ` + EnvSecret + `. Never on the command line:
                                   any local user sees a process's arguments (ps)
       --accepted_secrets_file PATH
@@ -88,6 +89,13 @@ const (
 	EnvPass            = "NATSMESH_PASS"             // --pass_file
 	EnvAuth            = "NATSMESH_AUTH"             // --auth_file
 	EnvSystemPass      = "NATSMESH_SYSTEM_PASS"      // --system_pass_file
+)
+
+// flagValue and quotedValue match the values the flag package quotes in
+// its errors.
+var (
+	flagValue   = regexp.MustCompile(`=\S*`)
+	quotedValue = regexp.MustCompile(`"[^"]*"`)
 )
 
 // FromArgs reads nats-server's command-line flags for a mesh node, so that
@@ -166,10 +174,13 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 		if errors.Is(err, flag.ErrHelp) {
 			return Options{}, err
 		}
-		return Options{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		// The flag package quotes values ("bad flag syntax: ---auth=TOKEN",
+		// "invalid boolean value \"x\""): mask them, a value may be a secret.
+		msg := flagValue.ReplaceAllString(quotedValue.ReplaceAllString(err.Error(), `"xxxxx"`), "=xxxxx")
+		return Options{}, fmt.Errorf("%w: %s", ErrInvalid, msg)
 	}
 	if rest := fs.Args(); len(rest) > 0 {
-		return Options{}, fmt.Errorf("%w: unexpected argument %q (flags must come before it; see -h)", ErrInvalid, rest[0])
+		return Options{}, fmt.Errorf("%w: unexpected argument %d of %d, after the flags (not shown: it may be a secret; flags must come before arguments, see -h)", ErrInvalid, len(args)-len(rest)+1, len(args))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -452,8 +463,8 @@ func readFile(flag, path string) ([]byte, error) {
 // checkSecretLength refuses a secret Normalize would refuse, naming where
 // it came from.
 func checkSecretLength(from string, shown any, s string, what string) error {
-	if len(s) < MinSecretLength {
-		return fieldErr(from, shown, "%sholds %d bytes, want at least %d (options.NewSecret makes one)", what, len(s), MinSecretLength)
+	if err := checkSecret(s); err != nil {
+		return fieldErr(from, shown, "%s%v", what, err)
 	}
 	return nil
 }

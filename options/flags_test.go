@@ -218,8 +218,11 @@ func TestFromArgsOtherErrors(t *testing.T) {
 		{name: "-help after flags", args: "-p 4222 -help", wantHelp: true},
 		{name: "unknown flag", args: "-p 4222 --js", wantMsg: "-js"},
 		{name: "unknown nats-server flag", args: "-c nats.conf", wantMsg: "-c"},
-		{name: "stray argument", args: "-p 4222 extra", wantMsg: `"extra"`},
-		{name: "stray argument after --", args: "-p 4222 -- -x", wantMsg: `"-x"`},
+		{name: "stray argument", args: "-p 4222 extra", wantMsg: "argument 3 of 3"},
+		{name: "stray argument after --", args: "-p 4222 -- -x", wantMsg: "argument 4 of 4"},
+		{name: "stray secret", args: "--user alice s3cret-pass", wantMsg: "not shown"},
+		{name: "bad flag syntax holding a secret", args: "---auth=s3cret-token", wantMsg: "bad flag syntax: ---auth=xxxxx"},
+		{name: "bad boolean holding a secret", args: "--tls=s3cret", wantMsg: `"xxxxx"`},
 		{name: "flag without value", args: "-p 4222 -cluster", wantMsg: "-cluster"},
 		{name: "routes without value", args: "-routes", wantMsg: "-routes"},
 	}
@@ -228,6 +231,7 @@ func TestFromArgsOtherErrors(t *testing.T) {
 			got, err := options.FromArgs(split(tt.args))
 			require.Error(t, err)
 			assert.Zero(t, got)
+			assert.NotContains(t, err.Error(), "s3cret")
 			if tt.wantHelp {
 				assert.ErrorIs(t, err, flag.ErrHelp)
 				assert.NotErrorIs(t, err, options.ErrInvalid)
@@ -321,8 +325,8 @@ func TestFromArgsAdvertiseAndMonitor(t *testing.T) {
 // Every secret, password and token the security tests use holds "s3cret",
 // which no error may show.
 const (
-	testSecret    = "s3cret-0123456789abcdef" // 23 bytes
-	testSecret2   = "s3cret-fedcba9876543210"
+	testSecret    = "s3cret-0123456789abcdef0123456789abcdefABCDE" // 32 bytes, base64url
+	testSecret2   = "s3cret-fedcba9876543210fedcba9876543210EDCBA"
 	testPass      = "s3cret-pass"
 	testToken     = "s3cret-token"
 	testSysPass   = "s3cret-operator"
@@ -534,14 +538,14 @@ func TestFromArgsSecurityErrors(t *testing.T) {
 		{name: "secret file of newlines", args: "--secret_file $D/newlines", field: "--secret_file", value: `"$D/newlines"`, wantMsg: "empty"},
 		{name: "secret file path empty", args: "--secret_file=", field: "--secret_file", value: `""`, wantMsg: "must name a file"},
 		{name: "secret file a directory", args: "--secret_file $D", field: "--secret_file", value: `"$D"`, wantMsg: "directory"},
-		{name: "secret too short", args: "--secret_file $D/short", field: "--secret_file", value: `"$D/short"`, wantMsg: "holds 12 bytes, want at least 16"},
+		{name: "secret too short", args: "--secret_file $D/short", field: "--secret_file", value: `"$D/short"`, wantMsg: "decodes to 9 bytes, want at least 32"},
 		{name: "secret file of two lines", args: "--secret_file $D/two-lines", field: "--secret_file", value: `"$D/two-lines"`, wantMsg: "more than one line"},
-		{name: "secret file and variable", args: "--secret_file $D/secret", env: map[string]string{options.EnvSecret: testSecret2}, field: options.EnvSecret, value: "<23 " + maskedPrefix, wantMsg: "not several"},
-		{name: "secret variable too short", env: map[string]string{options.EnvSecret: shortSecret}, field: options.EnvSecret, value: "<12 " + maskedPrefix, wantMsg: "at least 16"},
-		{name: "accepted secret too short", args: "--secret_file $D/secret --accepted_secrets_file $D/accepted-short", field: "--accepted_secrets_file", value: `"$D/accepted-short"`, wantMsg: "line 2 holds 12 bytes"},
+		{name: "secret file and variable", args: "--secret_file $D/secret", env: map[string]string{options.EnvSecret: testSecret2}, field: options.EnvSecret, value: "<44 " + maskedPrefix, wantMsg: "not several"},
+		{name: "secret variable too short", env: map[string]string{options.EnvSecret: shortSecret}, field: options.EnvSecret, value: "<12 " + maskedPrefix, wantMsg: "at least 32"},
+		{name: "accepted secret too short", args: "--secret_file $D/secret --accepted_secrets_file $D/accepted-short", field: "--accepted_secrets_file", value: `"$D/accepted-short"`, wantMsg: "line 2 decodes to 9 bytes"},
 		{name: "accepted secrets file missing", args: "--accepted_secrets_file $D/missing", field: "--accepted_secrets_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
-		{name: "accepted secrets file and variable", args: "--accepted_secrets_file $D/secret2", env: map[string]string{options.EnvAcceptedSecrets: testSecret}, field: options.EnvAcceptedSecrets, value: "<23 " + maskedPrefix, wantMsg: "not several"},
-		{name: "accepted secret variable too short", env: map[string]string{options.EnvAcceptedSecrets: testSecret + "," + shortSecret}, field: options.EnvAcceptedSecrets, value: "<36 " + maskedPrefix, wantMsg: "secret 2 holds 12 bytes"},
+		{name: "accepted secrets file and variable", args: "--accepted_secrets_file $D/secret2", env: map[string]string{options.EnvAcceptedSecrets: testSecret}, field: options.EnvAcceptedSecrets, value: "<44 " + maskedPrefix, wantMsg: "not several"},
+		{name: "accepted secret variable too short", env: map[string]string{options.EnvAcceptedSecrets: testSecret + "," + shortSecret}, field: options.EnvAcceptedSecrets, value: "<57 " + maskedPrefix, wantMsg: "secret 2 decodes to 9 bytes"},
 		{name: "route TLS without key and CA", args: "--cluster_tlscert $D/cert.pem", field: "--cluster_tlskey", value: `""`, wantMsg: "--cluster_tlscacert"},
 		{name: "route TLS without CA", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem", field: "--cluster_tlscacert", value: `""`, wantMsg: "needs"},
 		{name: "route TLS and secret", args: tlsFlags + " --secret_file $D/secret", field: "--cluster_tlscert", value: `"$D/cert.pem"`, wantMsg: "not both"},

@@ -150,11 +150,12 @@ type Options struct {
 	// (IP addresses) and advertised host names work alike.
 	//
 	// The secret protects routes only: clients are not affected (see
-	// ClientTLS, Users and Token). Anyone who knows it can join the mesh,
-	// and a captured route certificate lets a short secret be guessed
-	// offline: use at least 16 random characters, such as NewSecret's.
-	// "" leaves routes in plain text, open to any server that reaches the
-	// route port.
+	// ClientTLS, Users and Token). Anyone who knows it can join the mesh.
+	// It is a key, not a password: anyone who reaches a route port can
+	// fetch a node's certificate and test guesses against it offline, so
+	// it must be SecretBytes (32) or more random bytes, base64-encoded, as
+	// NewSecret makes it. "" leaves routes in plain text, open to any
+	// server that reaches the route port.
 	Secret string
 
 	// AcceptedSecrets are further secrets whose nodes are accepted as
@@ -195,7 +196,9 @@ type Options struct {
 
 	// Token, if set, is a client login too: a client presenting it
 	// (nats.Token) is let in, into the global account; one without it (or
-	// one of Users) is refused. "" means no token.
+	// one of Users) is refused. "" means no token. Like passwords, it must
+	// be MinCredentialLength (8) bytes or more, and crosses the network in
+	// the clear unless ClientTLS is set.
 	Token string
 
 	// SystemUser, if its Name is set, is an operator login into the

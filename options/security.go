@@ -11,9 +11,13 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// MinSecretLength is the shortest Secret (and AcceptedSecrets entry)
-// Normalize accepts, in bytes.
-const MinSecretLength = 16
+// SecretBytes is how many random bytes a Secret (and an AcceptedSecrets
+// entry) must hold at least, base64-encoded, as NewSecret makes them.
+const SecretBytes = 32
+
+// MinCredentialLength is the shortest password or token Normalize
+// accepts for a client login, in bytes.
+const MinCredentialLength = 8
 
 // User is a client login: a name, its password and, optionally, what the
 // user may publish and subscribe to. Its String, GoString and LogValue
@@ -22,7 +26,8 @@ const MinSecretLength = 16
 type User struct {
 	// Name is the login name; it must not be empty or hold spaces.
 	Name string
-	// Password is the user's password; it must not be empty.
+	// Password is the user's password, MinCredentialLength (8) bytes or
+	// more; a bcrypt hash ("$2a$...") is accepted as nats-server does.
 	Password string
 	// Permissions limits the subjects the user may publish and subscribe
 	// to (nats-server's own type). nil allows every subject.
@@ -43,12 +48,30 @@ func (u User) GoString() string { return "options.User{" + u.String() + "}" }
 // LogValue is String, so slog masks the password too.
 func (u User) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
-// NewSecret returns a random secret for Options.Secret: 32 bytes from
-// crypto/rand, base64url-encoded (43 characters).
+// NewSecret returns a random secret for Options.Secret: SecretBytes bytes
+// from crypto/rand, base64url-encoded (43 characters).
 func NewSecret() string {
-	b := make([]byte, 32)
+	b := make([]byte, SecretBytes)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// checkSecret refuses a secret that is not SecretBytes or more bytes,
+// base64-encoded (standard or URL alphabet, padded or not). A secret is a
+// key, not a password: anyone who can reach a route port can fetch a
+// node's certificate and test guesses against it offline, so it must not
+// be guessable. (Serf and memberlist ask the same of their keys.) The
+// error tells the secret's length only.
+func checkSecret(s string) error {
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) < SecretBytes {
+				return fmt.Errorf("decodes to %d bytes, want at least %d random bytes, base64-encoded (options.NewSecret makes one)", len(b), SecretBytes)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("is not base64: want at least %d random bytes, base64-encoded (options.NewSecret makes one)", SecretBytes)
 }
 
 // masked stands for a secret's value in a FieldError: its length only.
@@ -61,13 +84,18 @@ func (m masked) GoString() string { return fmt.Sprintf("<%d bytes, not shown>", 
 // log in. No error holds a secret or a password.
 func (o Options) checkSecurity() []error {
 	var errs []error
-	if o.Secret != "" && len(o.Secret) < MinSecretLength {
-		errs = append(errs, fieldErr("Secret", masked(len(o.Secret)), "must be at least %d bytes (try options.NewSecret)", MinSecretLength))
+	if o.Secret != "" {
+		if err := checkSecret(o.Secret); err != nil {
+			errs = append(errs, &FieldError{Field: "Secret", Value: masked(len(o.Secret)), Err: err})
+		}
 	}
 	for i, s := range o.AcceptedSecrets {
-		if len(s) < MinSecretLength {
-			errs = append(errs, fieldErr(fmt.Sprintf("AcceptedSecrets[%d]", i), masked(len(s)), "must be at least %d bytes", MinSecretLength))
+		if err := checkSecret(s); err != nil {
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("AcceptedSecrets[%d]", i), Value: masked(len(s)), Err: err})
 		}
+	}
+	if o.Token != "" && len(o.Token) < MinCredentialLength {
+		errs = append(errs, fieldErr("Token", masked(len(o.Token)), "must be at least %d bytes", MinCredentialLength))
 	}
 	if len(o.AcceptedSecrets) > 0 && o.Secret == "" {
 		errs = append(errs, fieldErr("AcceptedSecrets", fmt.Sprintf("<%d secrets, not shown>", len(o.AcceptedSecrets)), "needs Secret: it only widens whom a node with a secret accepts"))
@@ -93,8 +121,8 @@ func (o Options) checkSecurity() []error {
 			errs = append(errs, fieldErr(field+".Name", u.Name, "must not be empty"))
 		case strings.ContainsAny(u.Name, " \t\r\n"):
 			errs = append(errs, fieldErr(field+".Name", u.Name, "must not contain spaces"))
-		case u.Password == "":
-			errs = append(errs, fieldErr(field+".Password", "", "must not be empty"))
+		case len(u.Password) < MinCredentialLength:
+			errs = append(errs, fieldErr(field+".Password", masked(len(u.Password)), "must be at least %d bytes", MinCredentialLength))
 		case names[u.Name] != "":
 			errs = append(errs, fieldErr(field+".Name", u.Name, "is also the name of %s", names[u.Name]))
 		default:

@@ -58,7 +58,15 @@ const usage = `Usage:
 func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, stop))
+	os.Exit(run(os.Args[1:], takeEnv, os.Stdout, os.Stderr, stop))
+}
+
+// takeEnv reads a variable and removes it from the environment, so that
+// no process this one starts inherits a secret.
+func takeEnv(name string) (string, bool) {
+	v, ok := os.LookupEnv(name)
+	_ = os.Unsetenv(name)
+	return v, ok
 }
 
 // run is the program: args without the program's name, lookupEnv for the

@@ -19,7 +19,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -68,7 +67,7 @@ func Derive(secret string) (*Authority, error) {
 	fp := sha256.Sum256(pub)
 	tmpl := &x509.Certificate{
 		SerialNumber:          new(big.Int).SetBytes(okm[ed25519.SeedSize:]),
-		Subject:               pkix.Name{CommonName: "natsmesh route CA " + hex.EncodeToString(fp[:6])},
+		Subject:               pkix.Name{CommonName: "natsmesh route CA"},
 		NotBefore:             caNotBefore,
 		NotAfter:              caNotAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
