@@ -70,24 +70,28 @@ func BenchmarkThroughputSecret(b *testing.B) {
 // "plain-ms", "raw-ms", "rawtls-ms") and the ratios of the medians
 // "secret/raw" (target: at most 0.3), "secret/plain" and "secret/rawtls".
 func BenchmarkFormationSecret(b *testing.B) {
-	kinds := []mb.Kind{mb.MeshSecret, mb.Mesh, mb.Raw, mb.RawTLS}
-	durs := make([][]time.Duration, len(kinds))
-	for i := 0; i < b.N; i++ {
-		ds, err := mb.FormationRound(i, 3, kinds...)
-		if err != nil {
-			b.Fatal(err)
+	// A sub-benchmark, as in BenchmarkFormation: -bench Formation/nodes=32
+	// must not run this one.
+	b.Run("nodes=3", func(b *testing.B) {
+		kinds := []mb.Kind{mb.MeshSecret, mb.Mesh, mb.Raw, mb.RawTLS}
+		durs := make([][]time.Duration, len(kinds))
+		for i := 0; i < b.N; i++ {
+			ds, err := mb.FormationRound(i, 3, kinds...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for k, d := range ds {
+				durs[k] = append(durs[k], d)
+			}
 		}
-		for k, d := range ds {
-			durs[k] = append(durs[k], d)
-		}
-	}
-	med := func(k int) time.Duration { return mb.Percentile(durs[k], 50) }
-	secret, plain, raw, rawTLS := med(0), med(1), med(2), med(3)
-	b.ReportMetric(mb.Ms(secret), "secret-ms")
-	b.ReportMetric(mb.Ms(plain), "plain-ms")
-	b.ReportMetric(mb.Ms(raw), "raw-ms")
-	b.ReportMetric(mb.Ms(rawTLS), "rawtls-ms")
-	b.ReportMetric(float64(secret)/float64(raw), "secret/raw")
-	b.ReportMetric(float64(secret)/float64(plain), "secret/plain")
-	b.ReportMetric(float64(secret)/float64(rawTLS), "secret/rawtls")
+		med := func(k int) time.Duration { return mb.Percentile(durs[k], 50) }
+		secret, plain, raw, rawTLS := med(0), med(1), med(2), med(3)
+		b.ReportMetric(mb.Ms(secret), "secret-ms")
+		b.ReportMetric(mb.Ms(plain), "plain-ms")
+		b.ReportMetric(mb.Ms(raw), "raw-ms")
+		b.ReportMetric(mb.Ms(rawTLS), "rawtls-ms")
+		b.ReportMetric(float64(secret)/float64(raw), "secret/raw")
+		b.ReportMetric(float64(secret)/float64(plain), "secret/plain")
+		b.ReportMetric(float64(secret)/float64(rawTLS), "secret/rawtls")
+	})
 }
