@@ -8,8 +8,9 @@ import (
 	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
-// secureKinds are the kinds the security figures compare: natsmesh with a
-// Secret first, then its baselines.
+// The kinds the security figures compare, natsmesh with a Secret first,
+// then its baselines: as BenchmarkFormationSecret and
+// BenchmarkThroughputSecret.
 var (
 	secureFormKinds = []mb.Kind{mb.MeshSecret, mb.Mesh, mb.Raw, mb.RawTLS}
 	secureTputKinds = []mb.Kind{mb.MeshSecret, mb.RawTLS, mb.Mesh}
