@@ -1,9 +1,11 @@
 // Command bench measures natsmesh against nats-server embedded by hand
 // (server.NewServer, go s.Start(), s.ReadyForConnections, explicit Routes),
 // both in the same run, prints the figures as a table and plots the time to
-// form a full mesh against the number of nodes as an SVG.
+// form a full mesh against the number of nodes as an SVG. With a Secret,
+// natsmesh is also measured against nats-server's own route TLS configured
+// by hand and against plain natsmesh.
 //
-//	go run ./examples/bench                    # the full run, about 30 s
+//	go run ./examples/bench                    # the full run, about 40 s
 //	go run ./examples/bench -quick             # a rough run, a few seconds
 //	go run ./examples/bench -svg out.svg       # where the plot goes ("" for none)
 //
@@ -110,6 +112,7 @@ func run(cfg config, out, log io.Writer, svgPath string) error {
 		{"request/reply", measureRequestReply},
 		{"idle memory", measureMemory},
 		{"resume", measureResume},
+		{"security", measureSecurity},
 	}
 	for _, s := range steps {
 		start := time.Now()
@@ -144,6 +147,7 @@ type results struct {
 	rtt        map[bool]rttResult // by in-process
 	mem        map[mb.Kind][]mb.Memory
 	resume     map[mb.Kind][]time.Duration
+	secure     secureResult
 	rttSamples int
 }
 

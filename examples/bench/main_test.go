@@ -41,13 +41,18 @@ func TestRun(t *testing.T) {
 		"Request/reply across nodes, in process",
 		"Idle node (3-node cluster), live heap",
 		"Subscriber resumes after its node's Shutdown",
+		"Cold start to full mesh, 3 nodes, Secret ",
+		"Cold start to full mesh, 3 nodes, Secret vs plain natsmesh",
+		"Cold start to full mesh, 3 nodes, Secret vs raw route TLS",
+		"Throughput across nodes, 128 B, Secret vs raw route TLS",
+		"Throughput across nodes, 16 KiB, Secret vs plain natsmesh",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if lines := strings.Count(text, "\n|"); lines != 17 { // header, separator, 15 figures
-		t.Errorf("table has %d lines, want 17:\n%s", lines, text)
+	if lines := strings.Count(text, "\n|"); lines != 24 { // header, separator, 22 figures
+		t.Errorf("table has %d lines, want 24:\n%s", lines, text)
 	}
 
 	b, err := os.ReadFile(svg)

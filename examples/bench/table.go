@@ -17,7 +17,7 @@ const notRun = "not run"
 
 // rows turns the results into the table, figures in the order of the
 // issue: formation, membership events, throughput, round trips, memory,
-// resume.
+// resume; then routes sealed by a Secret (formation, throughput).
 func (r *results) rows() []row {
 	var rows []row
 	for _, n := range []int{3, 9, 32} {
@@ -94,7 +94,7 @@ func (r *results) rows() []row {
 		fmt.Sprintf("Subscriber resumes after its node's Shutdown, median of %d", len(r.resume[mb.Mesh])),
 		fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
 	})
-	return rows
+	return append(rows, r.secureRows()...)
 }
 
 func (r *results) point(n int) (formationPoint, bool) {

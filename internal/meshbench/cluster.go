@@ -11,6 +11,7 @@
 package meshbench
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"sync"
@@ -46,6 +47,15 @@ const (
 	// traffic samples every 100 ms: the most the library does alongside
 	// the data path.
 	MeshHooks
+	// MeshSecret is natsmesh nodes with no hooks and a Secret (a fresh
+	// options.NewSecret per cluster, meshtest.WithSecret): routes are
+	// mutual TLS with certificates derived from it.
+	MeshSecret
+	// RawTLS is Raw with nats-server's own route TLS configured by hand:
+	// Cluster.TLSConfig from a RawPKI made before the cluster starts
+	// (not timed: an operator makes certificates once), client
+	// certificates required and verified both ways (verify: true).
+	RawTLS
 )
 
 func (k Kind) String() string {
@@ -56,6 +66,10 @@ func (k Kind) String() string {
 		return "mesh"
 	case MeshHooks:
 		return "mesh+hooks"
+	case MeshSecret:
+		return "mesh+secret"
+	case RawTLS:
+		return "raw+tls"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -96,16 +110,26 @@ type Cluster struct {
 // meshtest.Start waits for). The raw cluster is formed when every server's
 // Routez lists n-1 distinct remote server IDs, polled every 200 µs.
 //
+// RawTLS certificates are made before the clock starts; a MeshSecret
+// node derives its authority and mints its certificate inside mesh.Start,
+// which is timed.
+//
 // On error nothing is left running. The caller closes the cluster.
 func Form(kind Kind, n int) (*Cluster, time.Duration, error) {
 	if n < 1 {
 		return nil, 0, fmt.Errorf("meshbench: %d nodes, want at least 1", n)
 	}
 	c := &Cluster{Kind: kind, Servers: make([]*server.Server, n)}
+	var pki *RawPKI
 	var err error
+	if kind == RawTLS {
+		if pki, err = NewRawPKI(n); err != nil {
+			return nil, 0, err
+		}
+	}
 	start := time.Now()
-	if kind == Raw {
-		err = c.formRaw(n)
+	if kind == Raw || kind == RawTLS {
+		err = c.formRaw(n, pki)
 	} else {
 		err = c.formMesh(n)
 	}
@@ -134,12 +158,32 @@ func TimeFormation(kind Kind, n int) (time.Duration, error) {
 	return d, nil
 }
 
+// FormationRound times one n-node formation of every kind (TimeFormation),
+// starting with kind i mod len(kinds) so that over rounds none is
+// favoured by going first, and returns the durations in the order of
+// kinds.
+func FormationRound(i, n int, kinds ...Kind) ([]time.Duration, error) {
+	ds := make([]time.Duration, len(kinds))
+	for j := range kinds {
+		k := (i + j) % len(kinds)
+		d, err := TimeFormation(kinds[k], n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kinds[k], err)
+		}
+		ds[k] = d
+	}
+	return ds, nil
+}
+
 // formMesh forms the mesh as meshtest.Start does (meshtest.Form), with
-// every hook on for MeshHooks.
+// every hook on for MeshHooks and a fresh secret for MeshSecret.
 func (c *Cluster) formMesh(n int) error {
 	var opts []meshtest.Option
-	if c.Kind == MeshHooks {
+	switch c.Kind {
+	case MeshHooks:
 		opts = append(opts, func(_ int, o *options.Options) { AllHooks(o) })
+	case MeshSecret:
+		opts = append(opts, meshtest.WithSecret(options.NewSecret()))
 	}
 	mc, err := meshtest.Form(n, opts...)
 	if err != nil {
@@ -152,8 +196,15 @@ func (c *Cluster) formMesh(n int) error {
 	return nil
 }
 
-func (c *Cluster) formRaw(n int) error {
-	first, err := StartRawServer(0, nil)
+// formRaw forms a raw cluster, with route TLS from pki unless it is nil.
+func (c *Cluster) formRaw(n int, pki *RawPKI) error {
+	tlsOf := func(i int) *tls.Config {
+		if pki == nil {
+			return nil
+		}
+		return pki.RouteTLS(i)
+	}
+	first, err := startRawServer(0, nil, tlsOf(0))
 	if err != nil {
 		return err
 	}
@@ -165,7 +216,7 @@ func (c *Cluster) formRaw(n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Servers[i], errs[i] = StartRawServer(i, seed)
+			c.Servers[i], errs[i] = startRawServer(i, seed, tlsOf(i))
 		}()
 	}
 	wg.Wait()
@@ -182,6 +233,12 @@ func (c *Cluster) formRaw(n int) error {
 // loopback addresses, free ports, no logging and, unless seed is nil,
 // Routes = [seed].
 func StartRawServer(i int, seed *url.URL) (*server.Server, error) {
+	return startRawServer(i, seed, nil)
+}
+
+// startRawServer is StartRawServer with routeTLS as Cluster.TLSConfig
+// (nil: plain routes).
+func startRawServer(i int, seed *url.URL, routeTLS *tls.Config) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: fmt.Sprintf("raw-%d", i),
 		Host:       "127.0.0.1",
@@ -197,6 +254,7 @@ func StartRawServer(i int, seed *url.URL) (*server.Server, error) {
 	if seed != nil {
 		opts.Routes = []*url.URL{seed}
 	}
+	opts.Cluster.TLSConfig = routeTLS
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("meshbench: raw node %d: %w", i, err)
