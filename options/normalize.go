@@ -132,6 +132,7 @@ func (o Options) Normalize() (Normalized, error) {
 	case n.MaxPingsOut == 0:
 		n.MaxPingsOut = DefaultMaxPingsOut
 	}
+	errs = append(errs, n.normalizeJetStream()...)
 	if len(errs) == 1 {
 		return Normalized{}, errs[0]
 	}
