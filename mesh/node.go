@@ -38,6 +38,8 @@ type Node struct {
 	leaveErr  error
 	leaveDone chan struct{}
 	closed    chan struct{}
+
+	js *jetStreamState
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -205,6 +207,7 @@ func (n *Node) Shutdown() {
 	n.stopRuntime()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
+	n.js.stop(n.log.log)
 }
 
 // stopRuntime stops the tracker (so this node's own shutdown is not

@@ -26,6 +26,10 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	js, err := prepareJetStream(&n, len(n.Seeds))
+	if err != nil {
+		return nil, err
+	}
 	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
 	if n.Monitor {
 		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
@@ -40,7 +44,7 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
+	node := &Node{opts: n, creds: creds, closed: make(chan struct{}), js: js}
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
 	node.joiner = newJoiner(node)
@@ -50,6 +54,7 @@ func Start(o options.Options) (*Node, error) {
 	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
 	if err != nil {
+		js.stop(sl.log)
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	// The dispatcher exists before the server starts: route errors can be
@@ -78,6 +83,7 @@ func (n *Node) abort() {
 	n.disp.stop()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
+	n.js.stop(n.log.log)
 }
 
 // waitListening waits until the listeners are bound, nats-server logs a
