@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // levelTrace is below slog.LevelDebug: nats-server's protocol tracing.
@@ -22,6 +23,8 @@ type serverLog struct {
 	log          *slog.Logger
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
+
+	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
 
 	mu        sync.Mutex
 	fatals    []string
@@ -77,7 +80,7 @@ func (l *serverLog) Noticef(format string, v ...any) {
 // Warnf logs at slog.LevelWarn.
 func (l *serverLog) Warnf(format string, v ...any) {
 	l.routeProblem(format, v, true)
-	l.emit(slog.LevelWarn, format, v)
+	l.emit(jetStreamLevel(slog.LevelWarn, format, v, false), format, v)
 }
 
 // routeProblem reports errors and warnings logged by a route connection
@@ -111,6 +114,7 @@ func (l *serverLog) Errorf(format string, v ...any) {
 			level = slog.LevelInfo
 		}
 	}
+	level = jetStreamLevel(level, format, v, l.decommissioning.Load())
 	if level == slog.LevelError {
 		l.routeProblem(format, v, false)
 	}
