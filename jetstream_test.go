@@ -29,6 +29,26 @@ func jsCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// retryJS calls f until it succeeds, giving each attempt a second: a
+// JetStream request that reaches the mesh while a leader is being elected
+// gets no reply, and clients retry. It fails the test after jsTimeout.
+func retryJS(t *testing.T, what string, f func(ctx context.Context) error) {
+	t.Helper()
+	deadline := time.Now().Add(jsTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := f(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, jsTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // startJS starts a JetStream node named name with its store in dir,
 // seeded by seed, and registers its shutdown.
 func startJS(t *testing.T, name, seed, dir string) *mesh.Node {
@@ -132,8 +152,10 @@ func TestJetStreamKVR3(t *testing.T) {
 
 	c.Shutdown()
 	for i := 2; i <= 5; i++ {
-		_, err = kvB.Put(jsCtx(t), "k", fmt.Appendf(nil, "v%d", i))
-		require.NoError(t, err, "write %d with c down", i)
+		retryJS(t, fmt.Sprintf("write %d with c down", i), func(ctx context.Context) error {
+			_, err := kvB.Put(ctx, "k", fmt.Appendf(nil, "v%d", i))
+			return err
+		})
 	}
 	want := lastSeq(t, b, "KV_cfg")
 
@@ -166,4 +188,55 @@ func TestJetStreamMeshtest(t *testing.T) {
 	}
 	var noJS error = mesh.ErrNoJetStream
 	require.False(t, errors.Is(c.Nodes[0].WaitForJetStream(jsCtx(t)), noJS))
+}
+
+// metaSize is the size of the meta group as node n sees it.
+func metaSize(t *testing.T, n *mesh.Node) int {
+	t.Helper()
+	jsz, err := n.Server().Jsz(nil)
+	require.NoError(t, err)
+	if jsz.Meta == nil {
+		return 0
+	}
+	return jsz.Meta.Size
+}
+
+// TestJetStreamDecommission: in a four-node mesh, d is decommissioned,
+// then c is lost: a and b still reach quorum, create streams and write.
+func TestJetStreamDecommission(t *testing.T) {
+	t.Parallel()
+	c := meshtest.Start(t, 4, meshtest.WithJetStream(t))
+	a, b, cn, d := c.Nodes[0], c.Nodes[1], c.Nodes[2], c.Nodes[3]
+	jsD, err := d.JetStream()
+	require.NoError(t, err)
+	// R3 streams created on d: some have a replica on d, to move away.
+	for i := range 3 {
+		_, err = jsD.CreateStream(jsCtx(t), jetstream.StreamConfig{Name: fmt.Sprintf("S%d", i), Subjects: []string{fmt.Sprintf("s%d", i)}, Replicas: 3})
+		require.NoError(t, err)
+	}
+
+	t0 := time.Now()
+	require.NoError(t, d.Decommission(jsCtx(t)))
+	t.Logf("decommission took %s", time.Since(t0))
+	pollUntil(t, jsTimeout, "a meta group of 3", func() bool { return metaSize(t, a) == 3 })
+	require.NoError(t, a.WaitForJetStream(jsCtx(t)))
+
+	t.Logf("meta 3 at %s", time.Since(t0))
+	cn.Shutdown() // c is lost: a and b are 2 of 3
+	t.Logf("c down at %s", time.Since(t0))
+	for i, n := range []*mesh.Node{a, b} {
+		js, err := n.JetStream()
+		require.NoError(t, err)
+		retryJS(t, n.Name()+" creates a stream with d decommissioned and c lost", func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("After%d", i), Replicas: 2})
+			return err
+		})
+		t.Logf("%s created at %s", n.Name(), time.Since(t0))
+		for s := range 3 {
+			retryJS(t, fmt.Sprintf("%s writes to S%d", n.Name(), s), func(ctx context.Context) error {
+				_, err := js.Publish(ctx, fmt.Sprintf("s%d", s), []byte("x"), jetstream.WithMsgID(fmt.Sprintf("%s-%d", n.Name(), s)))
+				return err
+			})
+		}
+	}
 }

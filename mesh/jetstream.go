@@ -113,29 +113,41 @@ func selfRoute(n options.Normalized) *url.URL {
 	return &url.URL{Scheme: "nats", Host: net.JoinHostPort(host, strconv.Itoa(n.ClusterPort))}
 }
 
+// closeConn closes the JetStream connection and refuses new handles. The
+// node calls it before its server stops: an in-process connection the
+// server drops would try to reconnect to the stopping server, and hang
+// in its write until nats.go's one-minute flusher timeout.
+func (js *jetStreamState) closeConn() {
+	if js == nil {
+		return
+	}
+	js.mu.Lock()
+	nc := js.nc
+	js.nc = nil
+	js.stopped = true
+	js.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
+}
+
 // stop closes the JetStream connection and removes a temporary store. The
 // node calls it once its server has shut down.
 func (js *jetStreamState) stop(log *slog.Logger) {
 	if js == nil {
 		return
 	}
+	js.closeConn()
 	js.mu.Lock()
-	already := js.stopped
-	js.stopped = true
-	nc := js.nc
+	dir := js.tempDir
+	js.tempDir = ""
 	js.mu.Unlock()
-	if already {
-		return
-	}
 	if js.reaper != nil {
 		js.reaper.stop()
 	}
-	if nc != nil {
-		nc.Close()
-	}
-	if js.tempDir != "" {
-		if err := os.RemoveAll(js.tempDir); err != nil && log != nil {
-			log.Warn("natsmesh: cannot remove the temporary JetStream store", "store_dir", js.tempDir, "err", err)
+	if dir != "" {
+		if err := os.RemoveAll(dir); err != nil && log != nil {
+			log.Warn("natsmesh: cannot remove the temporary JetStream store", "store_dir", dir, "err", err)
 		}
 	}
 }

@@ -225,6 +225,7 @@ func (n *Node) stopRuntime() {
 		}
 		n.watch.close()
 		n.sys.close()
+		n.js.closeConn()
 		if n.clients != nil {
 			n.clients.stop()
 		}
