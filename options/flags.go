@@ -33,6 +33,9 @@ const usage = `Flags (named as nats-server's; each may be written with - or --):
       --cluster_advertise HOST[:PORT]
                                   route address to tell peers (gossiped)
   -m, --http_port PORT            turn on HTTP monitoring on PORT (0 or -1: free)
+  -js, --jetstream                turn on clustered JetStream
+  -sd, --store_dir DIR            JetStream store (default: a temporary
+                                  directory, removed when the node stops)
   -h, --help                      show this help
 `
 
@@ -87,6 +90,8 @@ func FromArgs(args []string) (Options, error) {
 	for _, n := range []string{"m", "http_port"} {
 		fs.StringVar(&monPort, n, "", "monitoring port")
 	}
+
+	applyJetStream := jetStreamFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -180,6 +185,7 @@ func FromArgs(args []string) (Options, error) {
 	if len(seeds) > 1 {
 		o.ExtraSeeds = seeds[1:]
 	}
+	applyJetStream(&o)
 	switch len(errs) {
 	case 0:
 		return o, nil
