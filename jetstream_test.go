@@ -240,3 +240,61 @@ func TestJetStreamDecommission(t *testing.T) {
 		}
 	}
 }
+
+// startJSProcess runs examples/node with JetStream as a separate process
+// named name, seeded by seed, its store in dir.
+func startJSProcess(t *testing.T, name, seed, dir string) *process {
+	t.Helper()
+	return startProcess(t, binary(t, "node"), "-n", name, "-p", "-1", "--cluster", "nats://127.0.0.1:-1",
+		"--routes", seed, "-js", "-sd", dir)
+}
+
+// TestJetStreamLostForGood: with RemoveLostAfter, a peer killed without a
+// goodbye (SIGKILL of a node process) is removed from the meta group once
+// it has been lost that long, with a log line and the PeerRemoved hook;
+// then the mesh keeps quorum when one more node goes.
+func TestJetStreamLostForGood(t *testing.T) {
+	t.Parallel()
+	binary(t, "node") // build it before any clock starts
+	removed := make(chan string, 4)
+	opts := func(name, seed string) options.Options {
+		return options.Options{Name: name, Seed: seed, JetStream: true, StoreDir: t.TempDir(),
+			RemoveLostAfter: 300 * time.Millisecond,
+			Hooks: options.Hooks{PeerRemoved: func(p mesh.Peer, lostFor time.Duration) {
+				removed <- fmt.Sprintf("%s %v", p.Name, lostFor >= 300*time.Millisecond)
+			}},
+		}
+	}
+	start := func(name, seed string) *mesh.Node {
+		n, err := mesh.Start(opts(name, seed))
+		require.NoError(t, err)
+		t.Cleanup(n.Shutdown)
+		return n
+	}
+	a := start("a", "")
+	b := start("b", a.ClusterURL())
+	c := start("c", a.ClusterURL())
+	d := startJSProcess(t, "d", a.ClusterURL(), t.TempDir())
+	for _, n := range []*mesh.Node{a, b, c} {
+		require.NoError(t, n.WaitForPeers(jsCtx(t), 3))
+		require.NoError(t, n.WaitForJetStream(jsCtx(t)))
+	}
+	pollUntil(t, jsTimeout, "d in the meta group", func() bool { return metaSize(t, a) == 4 })
+
+	require.NoError(t, d.cmd.Process.Kill())
+	select {
+	case got := <-removed:
+		require.Equal(t, "d true", got, "d removed, after RemoveLostAfter")
+	case <-time.After(jsTimeout):
+		t.Fatal("d was not removed")
+	}
+	pollUntil(t, jsTimeout, "a meta group of 3", func() bool { return metaSize(t, a) == 3 })
+
+	c.Shutdown() // a and b are 2 of 3: a quorum
+	js, err := a.JetStream()
+	require.NoError(t, err)
+	retryJS(t, "a creates a stream with d removed and c gone", func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "After", Replicas: 2})
+		return err
+	})
+}

@@ -122,10 +122,13 @@ func (js *jetStreamState) closeConn() {
 		return
 	}
 	js.mu.Lock()
-	nc := js.nc
-	js.nc = nil
+	nc, reaper := js.nc, js.reaper
+	js.nc, js.reaper = nil, nil
 	js.stopped = true
 	js.mu.Unlock()
+	if reaper != nil {
+		reaper.stop()
+	}
 	if nc != nil {
 		nc.Close()
 	}
@@ -142,9 +145,6 @@ func (js *jetStreamState) stop(log *slog.Logger) {
 	dir := js.tempDir
 	js.tempDir = ""
 	js.mu.Unlock()
-	if js.reaper != nil {
-		js.reaper.stop()
-	}
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil && log != nil {
 			log.Warn("natsmesh: cannot remove the temporary JetStream store", "store_dir", dir, "err", err)

@@ -168,14 +168,15 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
-	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
-	t.onLeave = n.joiner.left
+	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL); n.js.peerJoined(p) }
+	t.onLeave = func(p Peer, why LeaveReason) { n.joiner.left(p, why); n.js.peerLeft(p, why) }
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
 		return err
 	}
 	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
+	n.startReaper()
 	t.start()
 	n.joiner.start()
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
