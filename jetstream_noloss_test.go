@@ -101,29 +101,28 @@ func (w *jsWriter) waitMore(t *testing.T, n int, what string) {
 }
 
 // checkNoLoss stops w and checks that every message it saw acknowledged
-// is in stream exactly once, and that no message is there twice.
+// is in stream exactly once, and that no message is there twice. It reads
+// the stream message by message (no consumer, so no meta-group request).
 func checkNoLoss(t *testing.T, w *jsWriter, js jetstream.JetStream, stream string) {
 	t.Helper()
 	w.stop()
-	ctx := jsCtx(t)
-	s, err := js.Stream(ctx, stream)
-	require.NoError(t, err)
-	info, err := s.Info(ctx)
-	require.NoError(t, err)
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	require.NoError(t, err)
-	seen := map[string]int{}
-	for got := uint64(0); got < info.State.Msgs; {
-		batch, err := cons.Fetch(int(min(info.State.Msgs-got, 1000)), jetstream.FetchMaxWait(5*time.Second))
-		require.NoError(t, err)
-		n := 0
-		for m := range batch.Messages() {
-			seen[m.Headers().Get(nats.MsgIdHdr)]++
-			n++
+	var s jetstream.Stream
+	var info *jetstream.StreamInfo
+	retryJS(t, "stream info", func(ctx context.Context) (err error) {
+		if s, err = js.Stream(ctx, stream); err == nil {
+			info, err = s.Info(ctx)
 		}
-		require.NoError(t, batch.Error())
-		require.NotZero(t, n, "fetched %d of %d messages", got, info.State.Msgs)
-		got += uint64(n)
+		return err
+	})
+	seen := map[string]int{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		retryJS(t, fmt.Sprintf("message %d", seq), func(ctx context.Context) error {
+			m, err := s.GetMsg(ctx, seq)
+			if err == nil {
+				seen[m.Header.Get(nats.MsgIdHdr)]++
+			}
+			return err
+		})
 	}
 	var dups []string
 	for id, n := range seen {
@@ -216,6 +215,18 @@ func TestJetStreamNoLoss(t *testing.T) {
 	require.NoError(t, c.cmd.Process.Kill())
 	w.waitMore(t, 100, "with c killed")
 	t.Logf("longest time without an acknowledgement, c killed: %s", w.resetGap())
+	w.stop()
+	killed := time.Now()
+	for _, n := range []*mesh.Node{back, nodes[other]} {
+		if err := n.WaitForJetStream(jsCtx(t)); err != nil {
+			for _, n := range []*mesh.Node{back, nodes[other]} {
+				jsz, _ := n.Server().Jsz(nil)
+				t.Logf("%s: meta %+v", n.Name(), jsz.Meta)
+			}
+			t.Fatalf("meta group after c was killed: %v", err)
+		}
+	}
+	t.Logf("meta group ready %s after c was killed", time.Since(killed))
 	checkNoLoss(t, w, js, "ORDERS")
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -185,7 +186,8 @@ func (n *Node) JetStream(opts ...jetstream.JetStreamOpt) (jetstream.JetStream, e
 }
 
 // WaitForJetStream returns nil once JetStream is ready on this node: the
-// meta group has a leader, this node is a current member of it, and every
+// meta group has a leader that is in the mesh (a leader that crashed is
+// not waited for twice: its successor is), this node is a current member of it, and every
 // peer this node sees that runs JetStream is a member too, so that an
 // asset created right after (an R3 stream, a KV bucket) can be placed on
 // any of them. It returns ctx's error (saying what it still waits for),
@@ -228,11 +230,17 @@ func (n *Node) jetStreamNotReady(ctx context.Context) string {
 	case !n.srv.JetStreamIsCurrent():
 		return "this node is not a current member of the meta group"
 	}
+	peers := n.Peers()
+	if meta.Leader != n.Name() && !slices.ContainsFunc(peers, func(p Peer) bool { return p.Name == meta.Leader }) {
+		// A leader that crashed is still named until the election
+		// timeout passes; it is gone from the mesh at once.
+		return fmt.Sprintf("the meta leader %s is not in the mesh", meta.Leader)
+	}
 	members := map[string]bool{n.srv.Node(): true}
 	for _, r := range meta.Replicas {
 		members[r.Peer] = true
 	}
-	for _, p := range n.Peers() {
+	for _, p := range peers {
 		if !members[nodeID(p.Name)] && n.peerRunsJetStream(ctx, p) {
 			return fmt.Sprintf("peer %s runs JetStream but is not in the meta group yet", p.Name)
 		}
