@@ -9,8 +9,9 @@ import (
 // routineJetStream are the starts of warnings nats-server logs in the
 // normal life of a clustered JetStream that grows, shrinks and restarts:
 // a node waiting for its routes or for the meta leader while the mesh
-// forms, meta-layer snapshots (taken every few seconds of activity), a
-// leader handing over before it stops. They are logged at info level, so
+// forms or catches up, meta-layer snapshots (taken every few seconds of
+// activity, and put off while a peer catches up), a leader handing over
+// before it stops. They are logged at info level, so
 // that a healthy mesh logs no warning.
 var routineJetStream = []string{
 	"Waiting for routing to be established",
@@ -21,6 +22,9 @@ var routineJetStream = []string{
 	"Metalayer snapshot generation took",
 	"JetStream initiating meta leader transfer",
 	"Health check OK, no longer falling behind",
+	"JetStream is not current with the meta leader",
+	"JetStream is still recovering meta layer",
+	"Error snapshotting JetStream cluster state: raft: snapshot can not be installed while catchups running",
 }
 
 // decommissionedJetStream is the error a node logs when it has been
@@ -36,7 +40,7 @@ func jetStreamLevel(level slog.Level, format string, v []any, decommissioning bo
 		return level
 	}
 	msg := format
-	if strings.HasPrefix(format, "%") {
+	if len(v) > 0 {
 		msg = fmt.Sprintf(format, v...)
 	}
 	if level == slog.LevelError {
