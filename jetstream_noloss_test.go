@@ -19,7 +19,8 @@ import (
 // jsWriter publishes to a stream one message at a time, each with a
 // message ID, retrying an unacknowledged message (same ID) until the
 // stream acknowledges it, as a careful producer does. It records the IDs
-// acknowledged and the longest time without an acknowledgement.
+// acknowledged and the longest time without an acknowledgement (to within
+// an attempt's timeout, 100 ms).
 type jsWriter struct {
 	js      jetstream.JetStream
 	subject string
@@ -50,7 +51,7 @@ func (w *jsWriter) run() {
 				return
 			default:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			_, err := w.js.Publish(ctx, w.subject, []byte(id), jetstream.WithMsgID(id))
 			cancel()
 			if err == nil {
@@ -60,6 +61,7 @@ func (w *jsWriter) run() {
 				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
 				w.lastAck = now
 				w.mu.Unlock()
+				time.Sleep(time.Millisecond) // a steady writer, not a flood to read back
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -238,28 +240,24 @@ func TestJetStreamNoLoss(t *testing.T) {
 func TestJetStreamRollingRestart(t *testing.T) {
 	t.Parallel()
 	names := []string{"a", "b", "c"}
-	opts := make([]options.Options, 3)
-	var urls []string
-	for i, name := range names {
-		opts[i] = options.Options{Name: name, JetStream: true, StoreDir: t.TempDir(),
-			Port: freePort(t), ClusterPort: freePort(t), LameDuckDuration: 500 * time.Millisecond}
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", opts[i].Port))
-	}
-	for i := range opts {
-		opts[i].Seed = fmt.Sprintf("nats://127.0.0.1:%d", opts[(i+1)%3].ClusterPort)
-	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	nodes := make([]*mesh.Node, 3)
-	start := func(i int) {
-		n, err := mesh.Start(opts[i])
+	// start starts node i seeded by a running node. Ports are free ones,
+	// new at every start: the writer's client learns them from the mesh.
+	start := func(i int, seed string) {
+		n, err := mesh.Start(options.Options{Name: names[i], Seed: seed, JetStream: true, StoreDir: dirs[i],
+			LameDuckDuration: 500 * time.Millisecond})
 		require.NoError(t, err)
 		t.Cleanup(n.Shutdown)
 		nodes[i] = n
 	}
-	for i := range nodes {
-		start(i)
-	}
+	start(0, "")
+	start(1, nodes[0].ClusterURL())
+	start(2, nodes[0].ClusterURL())
+	var urls []string
 	for _, n := range nodes {
 		require.NoError(t, n.WaitForJetStream(jsCtx(t)))
+		urls = append(urls, n.ClientURL())
 	}
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	require.NoError(t, err)
@@ -276,7 +274,7 @@ func TestJetStreamRollingRestart(t *testing.T) {
 	for i, name := range names {
 		w.resetGap()
 		require.NoError(t, nodes[i].Leave(jsCtx(t)))
-		start(i)
+		start(i, nodes[(i+1)%3].ClusterURL())
 		require.NoError(t, nodes[i].WaitForJetStream(jsCtx(t)))
 		pollUntil(t, jsTimeout, name+"'s replica current again", func() bool {
 			return nodes[i].Server().JetStreamIsStreamCurrent("$G", "ORDERS")
