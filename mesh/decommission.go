@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -24,11 +25,8 @@ const (
 	evacuateStall = 2 * time.Second
 )
 
-// JetStream API error codes Decommission acts on.
-const (
-	jsErrNotMember      = 10044 // server is not a member of the cluster
-	jsErrMemberInflight = 10202 // a membership change is in progress
-)
+// jsErrNotMember is JetStream's "server is not a member of the cluster".
+const jsErrNotMember = 10044
 
 // Decommission takes the node out of the mesh for good. It asks the
 // JetStream meta leader to move this node's stream replicas to other nodes
@@ -41,13 +39,14 @@ const (
 //
 // A node whose name was decommissioned is kept out of the meta group for
 // five minutes (nats-server's peer-remove timeout) if it comes back:
-// Start succeeds, but WaitForJetStream waits until then. Give a node that
-// comes back sooner a new name, or an empty store.
+// Start succeeds, but its WaitForJetStream (and the other nodes', since
+// they see a JetStream peer outside the meta group) waits until then. Give
+// a node that comes back sooner a new name: an empty store does not help,
+// the raft layer knows a node by a hash of its name.
 //
 // Without Options.JetStream, Decommission returns ErrNoJetStream; on a
 // stopped node, ErrShutdown. If ctx ends first, the node shuts down and
-// ctx's error is returned; if the meta leader refuses a step, the error
-// says which and the node keeps running.
+// ctx's error is returned, saying which step did not complete.
 func (n *Node) Decommission(ctx context.Context) error {
 	if !n.js.on {
 		return ErrNoJetStream
@@ -71,12 +70,12 @@ func (n *Node) Decommission(ctx context.Context) error {
 
 // leaveMetaGroup evacuates this node's replicas, hands over its meta
 // leadership and removes it from the meta group.
-func (n *Node) leaveMetaGroup(ctx context.Context, log interface{ Info(string, ...any) }) error {
+func (n *Node) leaveMetaGroup(ctx context.Context, log *slog.Logger) error {
 	name := n.Name()
 	req, _ := json.Marshal(server.JSApiMetaServerRemoveRequest{Server: name})
 
 	// Move the replicas away first, while the node still serves them.
-	if err := n.jsAPI(ctx, jsEvacuateSubject, req, false); err != nil {
+	if err := n.jsAPI(ctx, jsEvacuateSubject, req, true); err != nil {
 		return fmt.Errorf("natsmesh: decommission %s: evacuate: %w", name, err)
 	}
 	before := n.localStreams()
@@ -86,6 +85,14 @@ func (n *Node) leaveMetaGroup(ctx context.Context, log interface{ Info(string, .
 	if n.srv.JetStreamIsLeader() {
 		if err := n.jsAPI(ctx, jsMetaStepDown, nil, false); err != nil {
 			return fmt.Errorf("natsmesh: decommission %s: meta leader step-down: %w", name, err)
+		}
+		// The removal goes to the next leader: wait for it (briefly).
+		deadline := time.Now().Add(jsAPIAttemptTimeout)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if meta, _ := n.metaGroup(); meta != nil && meta.Leader != "" && meta.Leader != name {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	if err := n.jsAPI(ctx, jsRemoveSubject, req, true); err != nil {
@@ -102,10 +109,11 @@ func (n *Node) leaveMetaGroup(ctx context.Context, log interface{ Info(string, .
 }
 
 // jsAPI sends a request to the meta leader over the system account,
-// retrying while there is no leader to answer, the reply was lost, or
-// another membership change is under way. With notMemberDone, "not a
-// member" counts as success: a retry after a lost reply to a removal that
-// went through.
+// retrying until ctx ends: while there is no leader to answer, the reply
+// was lost, another membership change is under way, or the meta group is
+// temporarily unavailable. With notMemberDone, "not a member" counts as
+// success: a retry after a lost reply to a removal that went through, or
+// a node already removed.
 func (n *Node) jsAPI(ctx context.Context, subject string, req []byte, notMemberDone bool) error {
 	for {
 		err := n.jsAPIOnce(ctx, subject, req)
@@ -115,8 +123,6 @@ func (n *Node) jsAPI(ctx context.Context, subject string, req []byte, notMemberD
 			return nil
 		case errors.As(err, &apiErr) && apiErr.ErrCode == jsErrNotMember && notMemberDone:
 			return nil
-		case errors.As(err, &apiErr) && apiErr.ErrCode != jsErrMemberInflight:
-			return err
 		}
 		select {
 		case <-ctx.Done():
