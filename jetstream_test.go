@@ -146,9 +146,12 @@ func TestJetStreamKVR3(t *testing.T) {
 	require.NoError(t, err)
 	kvB, err := jsB.KeyValue(jsCtx(t), "cfg")
 	require.NoError(t, err)
-	e, err := kvB.Get(jsCtx(t), "k")
-	require.NoError(t, err)
-	require.Equal(t, "v1", string(e.Value()))
+	// b's own replica answers, and may apply the write a moment after
+	// it was acknowledged.
+	pollUntil(t, jsTimeout, "b to read k=v1", func() bool {
+		e, err := kvB.Get(jsCtx(t), "k")
+		return err == nil && string(e.Value()) == "v1"
+	})
 
 	c.Shutdown()
 	for i := 2; i <= 5; i++ {
@@ -166,7 +169,7 @@ func TestJetStreamKVR3(t *testing.T) {
 	require.NoError(t, err)
 	kvC, err := jsC.KeyValue(jsCtx(t), "cfg")
 	require.NoError(t, err)
-	e, err = kvC.Get(jsCtx(t), "k")
+	e, err := kvC.Get(jsCtx(t), "k")
 	require.NoError(t, err)
 	require.Equal(t, "v5", string(e.Value()))
 }
