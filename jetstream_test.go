@@ -314,3 +314,20 @@ func TestJetStreamLostForGood(t *testing.T) {
 		return err
 	})
 }
+
+// TestJetStreamStoreInUse: a second node given a store that a running
+// node holds is refused, naming the field; once the first stops, the
+// store is free.
+func TestJetStreamStoreInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, err := mesh.Start(options.Options{Name: "a", JetStream: true, StoreDir: dir})
+	require.NoError(t, err)
+	_, err = mesh.Start(options.Options{Name: "b", Seed: a.ClusterURL(), JetStream: true, StoreDir: dir})
+	require.ErrorIs(t, err, options.ErrInvalid)
+	require.ErrorContains(t, err, "StoreDir")
+	a.Shutdown()
+	a, err = mesh.Start(options.Options{Name: "a", JetStream: true, StoreDir: dir})
+	require.NoError(t, err)
+	a.Shutdown()
+}

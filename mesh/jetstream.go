@@ -46,7 +46,14 @@ type jetStreamState struct {
 	noJS sync.Map
 
 	reaper *lostReaper // nil unless Options.RemoveLostAfter is set
+	lock   *os.File    // holds the lock on a given StoreDir until stop
 }
+
+// storeLockName is the file in a StoreDir that a running node locks.
+const storeLockName = ".natsmesh.lock"
+
+// errStoreInUse says that another running node holds a StoreDir.
+var errStoreInUse = errors.New("in use by another running node (each node needs a store of its own)")
 
 // prepareJetStream readies a node's options for clustered JetStream
 // before its server options are made: it makes the temporary store if
@@ -65,7 +72,13 @@ func prepareJetStream(n *options.Normalized, seeds int) (*jetStreamState, error)
 		}
 		n.ClusterPort = port
 	}
-	if n.StoreDir == "" {
+	if n.StoreDir != "" {
+		lock, err := lockStore(n.StoreDir)
+		if err != nil {
+			return nil, &options.FieldError{Field: "StoreDir", Value: n.StoreDir, Err: err}
+		}
+		js.lock = lock
+	} else {
 		dir, err := os.MkdirTemp("", "natsmesh-js-"+n.Name+"-")
 		if err != nil {
 			return nil, fmt.Errorf("natsmesh: temporary JetStream store for %s: %w", n.Name, err)
@@ -177,9 +190,12 @@ func (js *jetStreamState) stop(log *slog.Logger) {
 	}
 	js.closeConn()
 	js.mu.Lock()
-	dir := js.tempDir
-	js.tempDir = ""
+	dir, lock := js.tempDir, js.lock
+	js.tempDir, js.lock = "", nil
 	js.mu.Unlock()
+	if lock != nil {
+		lock.Close()
+	}
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil && log != nil {
 			log.Warn("natsmesh: cannot remove the temporary JetStream store", "store_dir", dir, "err", err)

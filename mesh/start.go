@@ -26,10 +26,6 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := prepareJetStream(&n, len(n.Seeds))
-	if err != nil {
-		return nil, err
-	}
 	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
 	if n.Monitor {
 		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
@@ -41,6 +37,10 @@ func Start(o options.Options) (*Node, error) {
 	}
 
 	creds, err := newCredentials()
+	if err != nil {
+		return nil, err
+	}
+	js, err := prepareJetStream(&n, len(n.Seeds))
 	if err != nil {
 		return nil, err
 	}
