@@ -153,7 +153,8 @@ type Options struct {
 	JetStream bool
 
 	// StoreDir is where JetStream keeps its data (nats-server's -sd).
-	// Give every node its own; a node restarted with the same Name and
+	// Every node needs its own: Start refuses a StoreDir that another
+	// running node holds. A node restarted with the same Name and
 	// StoreDir carries on where it stopped. "" means a fresh directory
 	// under the OS temp dir, removed at Shutdown: the data does not
 	// survive a restart. Ignored unless JetStream is set.
