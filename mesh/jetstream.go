@@ -92,6 +92,27 @@ func prepareJetStream(n *options.Normalized, seeds int) (*jetStreamState, error)
 	return js, nil
 }
 
+// startJetStream is the node's JetStream part of startRuntime: it makes
+// sure the clients' account has JetStream, and starts the lost-peer
+// reaper.
+//
+// nats-server turns JetStream on for the global account (where clients
+// without credentials, and the node's own connections, land) by itself
+// only while the server has no account but the global and the system
+// one; a further account (as client authorization adds) would leave the
+// global one without JetStream: "jetstream not enabled for account".
+func (n *Node) startJetStream() {
+	if !n.js.on {
+		return
+	}
+	if g := n.srv.GlobalAccount(); !g.JetStreamEnabled() {
+		if err := g.EnableJetStream(nil, nil); err != nil {
+			n.log.log.Error("natsmesh: cannot turn JetStream on for the clients' account", "err", err)
+		}
+	}
+	n.startReaper()
+}
+
 // freeTCPPort returns a port free on host at the time of the call, for
 // the node to listen on a moment later. A port the kernel hands out for
 // ":0" comes from the ephemeral range, where any outgoing connection may

@@ -34,7 +34,7 @@ type lostPeer struct {
 
 // startReaper starts the node's reaper if Options.RemoveLostAfter is set.
 func (n *Node) startReaper() {
-	if !n.js.on || n.opts.RemoveLostAfter <= 0 {
+	if n.opts.RemoveLostAfter <= 0 {
 		return
 	}
 	r := &lostReaper{

@@ -176,7 +176,7 @@ func (n *Node) startRuntime() (err error) {
 	}
 	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
-	n.startReaper()
+	n.startJetStream()
 	t.start()
 	n.joiner.start()
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
