@@ -331,3 +331,24 @@ func TestJetStreamStoreInUse(t *testing.T) {
 	require.NoError(t, err)
 	a.Shutdown()
 }
+
+// TestJetStreamMixedMesh: WaitForJetStream does not wait for peers that
+// run without JetStream; an R2 stream is placed on the two that do.
+func TestJetStreamMixedMesh(t *testing.T) {
+	t.Parallel()
+	a := startJS(t, "a", "", t.TempDir())
+	plain, err := mesh.Start(options.Options{Name: "plain", Seed: a.ClusterURL()})
+	require.NoError(t, err)
+	t.Cleanup(plain.Shutdown)
+	b := startJS(t, "b", a.ClusterURL(), t.TempDir())
+	for _, n := range []*mesh.Node{a, b} {
+		require.NoError(t, n.WaitForPeers(jsCtx(t), 2))
+		require.NoError(t, n.WaitForJetStream(jsCtx(t)))
+	}
+	js, err := a.JetStream()
+	require.NoError(t, err)
+	retryJS(t, "an R2 stream", func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "S", Replicas: 2})
+		return err
+	})
+}
