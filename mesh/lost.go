@@ -135,6 +135,11 @@ func (r *lostReaper) remove(lp lostPeer) {
 		return
 	}
 	if err != nil {
+		select {
+		case <-r.stopCh: // the node is stopping: not worth a warning
+			return
+		default:
+		}
 		r.n.log.log.Warn("natsmesh: cannot remove a lost peer from the JetStream meta group; will retry",
 			"peer", lp.peer.Name, "lost_for", time.Since(lp.at).Round(time.Millisecond), "err", err)
 		return
