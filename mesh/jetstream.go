@@ -105,6 +105,9 @@ func (n *Node) startJetStream() {
 	if !n.js.on {
 		return
 	}
+	if err := n.serveJSPeers(); err != nil {
+		n.log.log.Error("natsmesh: cannot serve the JetStream peers request", "err", err)
+	}
 	if g := n.srv.GlobalAccount(); !g.JetStreamEnabled() {
 		if err := g.EnableJetStream(nil, nil); err != nil {
 			n.log.log.Error("natsmesh: cannot turn JetStream on for the clients' account", "err", err)
@@ -314,6 +317,61 @@ func (n *Node) jetStreamNotReady(ctx context.Context) string {
 	for _, p := range peers {
 		if !members[nodeID(p.Name)] && n.peerRunsJetStream(ctx, p) {
 			return fmt.Sprintf("peer %s runs JetStream but is not in the meta group yet", p.Name)
+		}
+	}
+	names := []string{meta.Leader, n.Name()}
+	for _, r := range meta.Replicas {
+		names = append(names, r.Name)
+	}
+	return n.leaderCanPlace(ctx, meta.Leader, peers, names)
+}
+
+// jsPeersSubject is where a natsmesh node answers, in the system account,
+// with the meta-group members it can place assets on: nats-server's
+// JetStreamClusterPeers, which only the meta leader knows (empty
+// elsewhere).
+func jsPeersSubject(id string) string { return "$SYS.NATSMESH." + id + ".JSPEERS" }
+
+// serveJSPeers answers on jsPeersSubject for this node.
+func (n *Node) serveJSPeers() error {
+	_, err := n.sys.nc.Subscribe(jsPeersSubject(n.ID()), func(m *nats.Msg) {
+		b, _ := json.Marshal(n.srv.JetStreamClusterPeers())
+		_ = m.Respond(b)
+	})
+	return err
+}
+
+// leaderCanPlace returns "" once the meta leader (named leader) would
+// place assets on every member in names: it has heard from each one's
+// JetStream (its statistics), without which it refuses a member as
+// "offline" ("no suitable peers for placement"), seen right after a node
+// joined. A leader that is a stock nats-server is not asked.
+func (n *Node) leaderCanPlace(ctx context.Context, leader string, peers []Peer, names []string) string {
+	var placeable []string
+	if leader == n.Name() {
+		placeable = n.srv.JetStreamClusterPeers()
+	} else {
+		i := slices.IndexFunc(peers, func(p Peer) bool { return p.Name == leader })
+		if i < 0 {
+			return fmt.Sprintf("the meta leader %s is not in the mesh", leader)
+		}
+		id := peers[i].ID
+		if n.sys.acc.Interest(jsPeersSubject(id)) == 0 {
+			if n.sys.acc.Interest(describeSubject(id)) == 0 {
+				return "" // a stock nats-server: nothing to ask
+			}
+			return fmt.Sprintf("the meta leader %s's answer to JetStream peer requests has not arrived yet", leader)
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		msg, err := n.sys.nc.RequestWithContext(ctx, jsPeersSubject(id), nil)
+		if err != nil || json.Unmarshal(msg.Data, &placeable) != nil {
+			return fmt.Sprintf("the meta leader %s did not say which members it can place on", leader)
+		}
+	}
+	for _, name := range names {
+		if !slices.Contains(placeable, name) {
+			return fmt.Sprintf("the meta leader %s has not heard from %s's JetStream yet", leader, name)
 		}
 	}
 	return ""
