@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -142,7 +143,23 @@ func BenchmarkJetStreamKVPut(b *testing.B) {
 // (Server.Shutdown). Medians: "mesh-leave-ms" (target ≤ 1000),
 // "mesh-shutdown-ms", "raw-shutdown-ms". A crashed leader is replaced
 // after nats-server's election timeout, 4 to 9 s (see TestJetStreamNoLoss).
+//
+// With meta=1 the meta leader goes instead, and the figure is how long
+// stream creations (which the meta leader answers) stop.
 func BenchmarkJetStreamLeaderGone(b *testing.B) {
+	for _, meta := range []bool{false, true} {
+		b.Run(fmt.Sprintf("meta=%d", boolInt(meta)), func(b *testing.B) { benchLeaderGone(b, meta) })
+	}
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func benchLeaderGone(b *testing.B, meta bool) {
 	var leave, shut, raw []time.Duration
 	for i := 0; i < b.N; i++ {
 		for _, how := range []string{"leave", "shutdown", "raw"} {
@@ -154,7 +171,11 @@ func BenchmarkJetStreamLeaderGone(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := c.Unavailability(func(i int) {
+			measure := c.Unavailability
+			if meta {
+				measure = c.MetaUnavailability
+			}
+			d, err := measure(func(i int) {
 				switch how {
 				case "leave":
 					ctx, cancel := context.WithTimeout(context.Background(), mb.Wait)

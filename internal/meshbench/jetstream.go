@@ -423,3 +423,58 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 	defer mu.Unlock()
 	return worst, nil
 }
+
+// MetaUnavailability measures how long JetStream API requests that need
+// the meta leader (stream creation) go unanswered while it goes: a client
+// on another node creates streams one after the other (each attempt
+// bounded by 50 ms), stop(i) takes the meta leader i away, and the result
+// is the longest time between two creations from just before stop until
+// 20 creations after it returned.
+func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) {
+	leader := -1
+	for i, s := range c.Servers {
+		if s != nil && s.JetStreamIsLeader() {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		return 0, errors.New("meshbench: no meta leader")
+	}
+	nc, js, err := c.Connect((leader + 1) % len(c.Servers))
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	create := func(i int) time.Time {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("M%d", i), Storage: jetstream.MemoryStorage})
+			cancel()
+			if err == nil {
+				return time.Now()
+			}
+		}
+	}
+	last := create(0)
+	var worst time.Duration
+	done := make(chan struct{})
+	var stopped time.Time
+	go func() { stop(leader); stopped = time.Now(); close(done) }()
+	after := 0
+	deadline := time.Now().Add(Wait)
+	for i := 1; ; i++ {
+		t := create(i)
+		worst = max(worst, t.Sub(last))
+		last = t
+		select {
+		case <-done:
+			if after++; after >= 20 && last.After(stopped) {
+				return worst, nil
+			}
+		default:
+		}
+		if time.Now().After(deadline) {
+			return 0, errors.New("meshbench: meta leader stop did not finish")
+		}
+	}
+}
