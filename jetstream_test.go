@@ -352,3 +352,15 @@ func TestJetStreamMixedMesh(t *testing.T) {
 		return err
 	})
 }
+
+// TestJetStreamTempStoreOddName: a node name with a slash still gets a
+// temporary store.
+func TestJetStreamTempStoreOddName(t *testing.T) {
+	t.Parallel()
+	n, err := mesh.Start(options.Options{Name: "team/a", JetStream: true})
+	require.NoError(t, err)
+	dir := storeDir(n)
+	require.DirExists(t, dir)
+	n.Shutdown()
+	require.NoDirExists(t, dir)
+}

@@ -59,7 +59,9 @@ var errStoreInUse = errors.New("in use by another running node (each node needs 
 // before its server options are made: it makes the temporary store if
 // StoreDir is "", and, for a node with no route to dial (the first node of
 // a mesh), fixes its route port so that the node can be given a route to
-// itself (see selfRoute). Start calls it right after Normalize.
+// itself (see jetStreamServerOptions). A StoreDir given is locked for this
+// node. Start calls it once the options are checked, before anything that
+// would need undoing.
 func prepareJetStream(n *options.Normalized, seeds int) (*jetStreamState, error) {
 	js := &jetStreamState{on: n.JetStream}
 	if !n.JetStream {
@@ -79,7 +81,14 @@ func prepareJetStream(n *options.Normalized, seeds int) (*jetStreamState, error)
 		}
 		js.lock = lock
 	} else {
-		dir, err := os.MkdirTemp("", "natsmesh-js-"+n.Name+"-")
+		// A name may hold a path separator, which MkdirTemp refuses.
+		safe := strings.Map(func(r rune) rune {
+			if r == '/' || r == os.PathSeparator {
+				return '_'
+			}
+			return r
+		}, n.Name)
+		dir, err := os.MkdirTemp("", "natsmesh-js-"+safe+"-")
 		if err != nil {
 			return nil, fmt.Errorf("natsmesh: temporary JetStream store for %s: %w", n.Name, err)
 		}
