@@ -20,6 +20,7 @@ const (
 	evAuthFailed
 	evRouteError
 	evTraffic
+	evCall // run fn on the dispatcher goroutine, in order with the hooks
 )
 
 // String returns the name of the hook the kind is for.
@@ -41,6 +42,8 @@ func (k eventKind) String() string {
 		return "RouteError"
 	case evTraffic:
 		return "Traffic"
+	case evCall:
+		return "call"
 	}
 	return "unknown"
 }
@@ -53,6 +56,7 @@ type event struct {
 	client   Client      // evClient*, evSlowConsumer, evAuthFailed
 	routeErr RouteError  // evRouteError
 	traffic  Traffic     // evTraffic
+	fn       func()      // evCall
 }
 
 // dispatcher delivers events to the hooks from a goroutine of its own, one
@@ -176,6 +180,8 @@ func (d *dispatcher) call(e event) {
 		h.RouteError(e.routeErr)
 	case e.kind == evTraffic && h.Traffic != nil:
 		h.Traffic(e.traffic)
+	case e.kind == evCall:
+		e.fn()
 	}
 }
 

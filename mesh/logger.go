@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type serverLog struct {
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
 	redact       *redactor        // nil: only CONNECT lines are cut down
+
+	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
 
 	mu        sync.Mutex
 	fatals    []string
@@ -124,7 +127,7 @@ func (l *serverLog) Warnf(format string, v ...any) {
 		return
 	}
 	if report, suppressed := l.routeProblem(format, v, true); report {
-		l.emit(slog.LevelWarn, format, v, suppressedAttrs(suppressed)...)
+		l.emit(jetStreamLevel(slog.LevelWarn, format, v, false), format, v, suppressedAttrs(suppressed)...)
 	}
 }
 
@@ -231,6 +234,7 @@ func (l *serverLog) Errorf(format string, v ...any) {
 			level = slog.LevelInfo
 		}
 	}
+	level = jetStreamLevel(level, format, v, l.decommissioning.Load())
 	var attrs []any
 	if level == slog.LevelError {
 		report, suppressed := l.routeProblem(format, v, false)

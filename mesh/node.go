@@ -40,6 +40,8 @@ type Node struct {
 	leaveErr  error
 	leaveDone chan struct{}
 	closed    chan struct{}
+
+	js *jetStreamState
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -222,6 +224,7 @@ func (n *Node) Shutdown() {
 	n.stopRuntime()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
+	n.js.stop(n.log.log)
 }
 
 // stopRuntime stops the tracker (so this node's own shutdown is not
@@ -239,6 +242,7 @@ func (n *Node) stopRuntime() {
 		}
 		n.watch.close()
 		n.sys.close()
+		n.js.closeConn()
 		if n.clients != nil {
 			n.clients.stop()
 		}

@@ -129,6 +129,7 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds, app credentia
 		o.HTTPHost = n.MonitorHost
 		o.HTTPPort = freeIfZero(n.MonitorPort)
 	}
+	jetStreamServerOptions(o, n)
 	if n.ServerOptions != nil {
 		n.ServerOptions(o)
 	}

@@ -51,7 +51,11 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{})}
+	js, err := prepareJetStream(&n, len(n.Seeds))
+	if err != nil {
+		return nil, err
+	}
+	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{}), js: js}
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	sl.redact = newRedactor(n)
 	node.log = sl
@@ -62,11 +66,13 @@ func Start(o options.Options) (*Node, error) {
 	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
 	if err != nil {
+		js.stop(sl.log)
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	// The route certificate names the server's ID, known from here on;
 	// no route is dialled or accepted before Start.
 	if err := sec.mint(n, srv.ID()); err != nil {
+		js.stop(sl.log)
 		return nil, err
 	}
 	// The dispatcher exists before the server starts: route errors can be
@@ -95,6 +101,7 @@ func (n *Node) abort() {
 	n.disp.stop()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
+	n.js.stop(n.log.log)
 }
 
 // waitListening waits until the listeners are bound, nats-server logs a
@@ -183,14 +190,15 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
-	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
-	t.onLeave = n.joiner.left
+	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL); n.js.peerJoined(p) }
+	t.onLeave = func(p Peer, why LeaveReason) { n.joiner.left(p, why); n.js.peerLeft(p, why) }
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
 		return err
 	}
 	n.sys, n.watch = sys, watch
 	n.tracker.Store(t)
+	n.startJetStream()
 	t.start()
 	n.joiner.start()
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {

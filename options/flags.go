@@ -39,6 +39,9 @@ const usage = `Flags (named as nats-server's; each may be written with - or --):
       --cluster_advertise HOST[:PORT]
                                   route address to tell peers (gossiped)
   -m, --http_port PORT            turn on HTTP monitoring on PORT (0 or -1: free)
+  -js, --jetstream                turn on clustered JetStream
+  -sd, --store_dir DIR            JetStream store (default: a temporary
+                                  directory, removed when the node stops)
   -h, --help                      show this help
 
 Routes (every node of a mesh needs the same; see Options.Secret):
@@ -170,6 +173,8 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	var sec securityFlags
 	sec.define(fs)
 
+	applyJetStream := jetStreamFlags(fs)
+
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Options{}, err
@@ -266,6 +271,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 		o.ExtraSeeds = seeds[1:]
 	}
 	errs = append(errs, sec.apply(&o, given, lookupEnv)...)
+	applyJetStream(&o)
 	switch len(errs) {
 	case 0:
 		return o, nil

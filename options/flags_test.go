@@ -216,7 +216,7 @@ func TestFromArgsOtherErrors(t *testing.T) {
 		{name: "-h", args: "-h", wantHelp: true},
 		{name: "--help", args: "--help", wantHelp: true},
 		{name: "-help after flags", args: "-p 4222 -help", wantHelp: true},
-		{name: "unknown flag", args: "-p 4222 --js", wantMsg: "-js"},
+		{name: "unknown flag", args: "-p 4222 --no_such_flag", wantMsg: "-no_such_flag"},
 		{name: "unknown nats-server flag", args: "-c nats.conf", wantMsg: "-c"},
 		{name: "stray argument", args: "-p 4222 extra", wantMsg: "argument 3 of 3"},
 		{name: "stray argument after --", args: "-p 4222 -- -x", wantMsg: "argument 4 of 4"},

@@ -1,5 +1,7 @@
 package options
 
+import "time"
+
 // Hooks are the application's view of the mesh. Every hook of a node is
 // called from one goroutine of the library, one call at a time, in the order
 // the library learned of things (a peer's join once its addresses are
@@ -38,6 +40,13 @@ type Hooks struct {
 	// Traffic is called every Options.TrafficInterval with the messages
 	// and bytes exchanged with each peer and with this node's clients.
 	Traffic func(t Traffic)
+
+	// PeerRemoved is called when this node removed a peer from the
+	// JetStream meta group because it had been Lost for longer than
+	// Options.RemoveLostAfter (lostFor says how long). The peer no longer
+	// counts toward quorum; if it comes back, nats-server keeps it out of
+	// the meta group for five minutes.
+	PeerRemoved func(p Peer, lostFor time.Duration)
 }
 
 // NeedsClientEvents reports whether any hook needs nats-server's client

@@ -135,6 +135,7 @@ func (o Options) Normalize() (Normalized, error) {
 	errs = append(errs, o.checkSecurity()...)
 	n.AcceptedSecrets = append([]string(nil), o.AcceptedSecrets...)
 	n.Users = append([]User(nil), o.Users...)
+	errs = append(errs, n.normalizeJetStream()...)
 	if len(errs) == 1 {
 		return Normalized{}, errs[0]
 	}

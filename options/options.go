@@ -215,4 +215,27 @@ type Options struct {
 
 	// Hooks are the application's callbacks; nil fields are not called.
 	Hooks Hooks
+
+	// JetStream turns on clustered JetStream (nats-server's -js) on this
+	// node, the first node of a mesh included. The JetStream meta group
+	// grows as nodes join (see package mesh, "Durable state"). Limits
+	// (memory, disk) are nats-server's JetStreamMaxMemory and
+	// JetStreamMaxStore, set through ServerOptions. Off by default.
+	JetStream bool
+
+	// StoreDir is where JetStream keeps its data (nats-server's -sd).
+	// Every node needs its own: Start refuses a StoreDir that another
+	// running node holds. A node restarted with the same Name and
+	// StoreDir carries on where it stopped. "" means a fresh directory
+	// under the OS temp dir, removed at Shutdown: the data does not
+	// survive a restart. Ignored unless JetStream is set.
+	StoreDir string
+
+	// RemoveLostAfter is how long a peer must have been Lost (its routes
+	// gone without a goodbye) before this node removes it from the
+	// JetStream meta group for good, as if it had been decommissioned, so
+	// it no longer counts toward quorum. The removal is logged at warning
+	// level. 0 (the default) never removes a peer automatically. Ignored
+	// unless JetStream is set.
+	RemoveLostAfter time.Duration
 }

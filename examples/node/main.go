@@ -6,6 +6,9 @@
 //	go run ./examples/node -p 5222 -cluster nats://localhost:5248 -routes nats://localhost:4248
 //	go run ./examples/node -p 6222 -cluster nats://localhost:6248 -routes nats://localhost:4248
 //
+// With -js (and -sd DIR to keep the data across restarts) every node runs
+// clustered JetStream, the first one included.
+//
 // It prints peers joining and leaving, and on SIGINT or SIGTERM leaves the
 // mesh gracefully (lame duck, so its clients move to peers) before exiting.
 //
@@ -117,6 +120,14 @@ func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io
 	fmt.Fprintf(stdout, "%s  %s\n", stamp(), security(opts))
 	if u := node.MonitorURL(); u != "" {
 		fmt.Fprintf(stdout, "%s  monitoring on %s/varz\n", stamp(), u)
+	}
+	if opts.JetStream {
+		go func() {
+			// Ready once the meta group has a leader: with a second node.
+			if err := node.WaitForJetStream(context.Background()); err == nil {
+				fmt.Printf("%s  JetStream ready\n", stamp())
+			}
+		}()
 	}
 
 	s := <-stop

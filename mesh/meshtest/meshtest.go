@@ -107,6 +107,10 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 		c.Shutdown()
 		return nil, err
 	}
+	if err := c.waitJetStream(FormTimeout); err != nil {
+		c.Shutdown()
+		return nil, err
+	}
 	return c, nil
 }
 
