@@ -247,7 +247,7 @@ func testNetnsMesh(t *testing.T, env []string) {
 	for name, p := range nodes {
 		p.waitFor(t, "its ready line", readyLine.MatchString)
 		if len(env) > 0 {
-			assert.Contains(t, p.out.String(), "routes sealed by a secret", "%s's security line", name)
+			p.waitFor(t, "its security line", func(out string) bool { return strings.Contains(out, "routes sealed by a secret") })
 		}
 		m := readyLine.FindStringSubmatch(p.out.String())
 		assert.Equal(t, []string{name, clientURL(name), routeURL(name)}, m[1:], "ready line of %s", name)

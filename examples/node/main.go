@@ -125,7 +125,7 @@ func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io
 		go func() {
 			// Ready once the meta group has a leader: with a second node.
 			if err := node.WaitForJetStream(context.Background()); err == nil {
-				fmt.Printf("%s  JetStream ready\n", stamp())
+				fmt.Fprintf(stdout, "%s  JetStream ready\n", stamp())
 			}
 		}()
 	}
