@@ -15,6 +15,12 @@ var (
 	ErrSubject = errors.New("natsmesh: bad subject")
 
 	// ErrServer wraps errors nats-server reported while starting (a
-	// listener that could not bind, a configuration it refused).
+	// listener that could not bind, a configuration it refused), and the
+	// fatal errors that stop a running node (see Node.Err).
 	ErrServer = errors.New("natsmesh: nats-server failed")
+
+	// ErrServerStopped is matched by Node.Err when the node's nats-server
+	// was shut down directly (Server().Shutdown()) rather than through
+	// Shutdown or Leave.
+	ErrServerStopped = errors.New("natsmesh: nats-server stopped under the node")
 )

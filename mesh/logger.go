@@ -23,6 +23,8 @@ type serverLog struct {
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
 
+	fatalCh chan string // the first fatal error, for the node's watch
+
 	mu        sync.Mutex
 	fatals    []string
 	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
@@ -32,7 +34,7 @@ func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1)}
 }
 
 // setSeeds tells the log which route URLs are seeds: failures to dial them
@@ -136,6 +138,10 @@ func (l *serverLog) Fatalf(format string, v ...any) {
 	l.fatals = append(l.fatals, msg)
 	l.mu.Unlock()
 	l.log.Error(msg, "fatal", true)
+	select {
+	case l.fatalCh <- msg:
+	default:
+	}
 }
 
 // Debugf logs at slog.LevelDebug.

@@ -41,6 +41,7 @@ func Start(o options.Options) (*Node, error) {
 		return nil, err
 	}
 	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
+	node.done = make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
 	node.joiner = newJoiner(node)
@@ -66,10 +67,12 @@ func Start(o options.Options) (*Node, error) {
 		node.abort()
 		return nil, err
 	}
+	node.recordURLs()
 	if err := node.startRuntime(); err != nil {
 		node.abort()
 		return nil, err
 	}
+	node.watchServer()
 	return node, nil
 }
 
