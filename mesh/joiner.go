@@ -45,18 +45,42 @@ type joiner struct {
 	remembered []string // cluster URLs of peers seen, most recent last
 }
 
-func (n *Node) discover() []*url.URL {
+// discover asks the seed provider for seeds. It returns after at most
+// DiscoverTimeout, or when stop is closed, even if the provider ignores
+// its context: the call is then abandoned (its goroutine ends whenever the
+// provider returns) and its answer dropped.
+func (n *Node) discover(stop <-chan struct{}) []*url.URL {
 	p := n.opts.SeedProvider
 	if p == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.DiscoverTimeout)
 	defer cancel()
-	urls, err := p.Discover(ctx)
-	if err != nil {
-		n.log.log.Warn("natsmesh: seed discovery failed", "provider", fmt.Sprint(p), "err", err)
+	type answer struct {
+		urls []*url.URL
+		err  error
 	}
-	return urls
+	ch := make(chan answer, 1)
+	go func() {
+		urls, err := p.Discover(ctx)
+		ch <- answer{urls, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-stop:
+		return nil
+	case <-ctx.Done():
+		select {
+		case a = <-ch:
+		default:
+			a.err = fmt.Errorf("no answer within DiscoverTimeout (%s); call abandoned: %w", n.opts.DiscoverTimeout, ctx.Err())
+		}
+	}
+	if a.err != nil {
+		n.log.log.Warn("natsmesh: seed discovery failed", "provider", fmt.Sprint(p), "err", a.err)
+	}
+	return a.urls
 }
 
 // newJoiner makes a node's joiner, remembering the peers in its peers file.
@@ -84,7 +108,7 @@ func newJoiner(n *Node) *joiner {
 // remembered.
 func (j *joiner) seeds() []*url.URL {
 	seeds := slices.Clone(j.base)
-	seeds = append(seeds, j.n.discover()...)
+	seeds = append(seeds, j.n.discover(j.stopCh)...)
 	seeds = append(seeds, j.rememberedURLs()...)
 	return dedupURLs(seeds)
 }
