@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/nats-io/nats.go"
 )
 
 // levelTrace is below slog.LevelDebug: nats-server's protocol tracing.
@@ -99,10 +101,13 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) {
 	l.onRouteError(RouteError{Remote: remote, Message: rest, Warning: warning})
 }
 
-// Errorf logs at slog.LevelError, except two errors that only restate a
-// membership change, which PeerLeft reports: a failed write on a route to a
-// peer that just went away, and a failed redial of a gossiped (not seed)
-// route to it. Those are logged at slog.LevelInfo.
+// Errorf logs at slog.LevelError, except errors that are no error to the
+// user. Two only restate a membership change, which PeerLeft reports: a
+// failed write on a route to a peer that just went away, and a failed
+// redial of a gossiped (not seed) route to it; those are logged at
+// slog.LevelInfo. A pooled peer (a stock nats-server) asking for a
+// dedicated system-account route, which a natsmesh node (one route per
+// peer) declines as designed, is logged at slog.LevelDebug.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
@@ -112,6 +117,8 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
+	case strings.Contains(format, "Not possible to have a dedicated route for account"):
+		level = slog.LevelDebug
 	}
 	if level == slog.LevelError {
 		l.routeProblem(format, v, false)
@@ -155,4 +162,16 @@ func (l *serverLog) fatal() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.fatals, "; ")
+}
+
+// asyncError is the async error handler of the node's own nats.go
+// connections, which nats.go would otherwise print to standard error. A
+// slow consumer there means the node dropped events of its own (goodbyes,
+// client events): a warning.
+func (l *serverLog) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	l.log.Warn("natsmesh: internal connection: "+err.Error(), "subject", subject)
 }

@@ -147,6 +147,7 @@ func (n *Node) startRuntime() (err error) {
 		return err
 	}
 	undo = append(undo, sys.close)
+	sys.nc.SetErrorHandler(n.log.asyncError)
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(),
 		ClusterURL: rawNodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr()),
