@@ -132,6 +132,9 @@ func (o Options) Normalize() (Normalized, error) {
 	case n.MaxPingsOut == 0:
 		n.MaxPingsOut = DefaultMaxPingsOut
 	}
+	if len(errs) == 0 {
+		errs = checkClashes(n)
+	}
 	if len(errs) == 1 {
 		return Normalized{}, errs[0]
 	}
