@@ -107,7 +107,8 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) {
 // redial of a gossiped (not seed) route to it; those are logged at
 // slog.LevelInfo. A pooled peer (a stock nats-server) asking for a
 // dedicated system-account route, which a natsmesh node (one route per
-// peer) declines as designed, is logged at slog.LevelDebug.
+// peer) declines as designed, is logged at slog.LevelDebug, and a client
+// gone while it connected at slog.LevelInfo.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
@@ -119,6 +120,10 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		}
 	case strings.Contains(format, "Not possible to have a dedicated route for account"):
 		level = slog.LevelDebug
+	case strings.Contains(format, "Problem registering with account") && strings.HasSuffix(fmt.Sprint(v...), "connection closed"):
+		// A client that went away while it connected (for an
+		// in-process one, often a Connect cut short by the node's end).
+		level = slog.LevelInfo
 	}
 	if level == slog.LevelError {
 		l.routeProblem(format, v, false)

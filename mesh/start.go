@@ -46,7 +46,6 @@ func Start(o options.Options) (*Node, error) {
 	node.log = sl
 	node.joiner = newJoiner(node)
 	seeds := node.joiner.seeds()
-	sl.setSeeds(seeds)
 	sopts := serverOptions(n, seeds, creds)
 	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
