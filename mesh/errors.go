@@ -23,4 +23,9 @@ var (
 	// was shut down directly (Server().Shutdown()) rather than through
 	// Shutdown or Leave.
 	ErrServerStopped = errors.New("natsmesh: nats-server stopped under the node")
+
+	// ErrDuplicateName is matched by the error WaitForPeers returns when
+	// the mesh the node tries to join has a node with the same Name: the
+	// other nodes refuse its routes. The error names both nodes.
+	ErrDuplicateName = errors.New("natsmesh: duplicate node name")
 )

@@ -162,6 +162,8 @@ func (j *joiner) run() {
 		if len(seeds) > 0 {
 			j.setRoutes(seeds)
 		}
+		// A seed that refuses this node may be a node with its name.
+		j.n.checkSeedNames(seeds)
 		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness: a warning
 		// if the user gave seeds (or a provider found some), news if the
 		// node only tries peers it remembers, which may be gone for good.

@@ -108,7 +108,8 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) {
 // slog.LevelInfo. A pooled peer (a stock nats-server) asking for a
 // dedicated system-account route, which a natsmesh node (one route per
 // peer) declines as designed, is logged at slog.LevelDebug, and a client
-// gone while it connected at slog.LevelInfo.
+// gone while it connected at slog.LevelInfo. A peer with
+// this node's name is logged in words that say what happened.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
@@ -124,11 +125,23 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		// A client that went away while it connected (for an
 		// in-process one, often a Connect cut short by the node's end).
 		level = slog.LevelInfo
+	case strings.Contains(format, "Remote server has a duplicate name"):
+		l.duplicateName(format, v)
+		return
 	}
 	if level == slog.LevelError {
 		l.routeProblem(format, v, false)
 	}
 	l.emit(level, format, v)
+}
+
+// duplicateName logs and reports a route refused because the node at its
+// other end has this node's name.
+func (l *serverLog) duplicateName(format string, v []any) {
+	l.routeProblem(format, v, false)
+	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), " - rid:")
+	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
+		"remote", remote)
 }
 
 func (l *serverLog) aboutSeed(msg string) bool {

@@ -44,6 +44,9 @@ type Node struct {
 	err     error    // why it stopped (Err), set before done is closed
 	urls    nodeURLs // set once listening, kept after the node stops
 	dials   dials    // in-process connections being set up by Connect
+
+	dupFound chan struct{} // closed once a name clash is found
+	dup      dupState
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -110,7 +113,8 @@ func (n *Node) Peers() []Peer {
 
 // WaitForPeers returns nil once this node sees at least count peers, or
 // ctx's error, or ErrShutdown if the node is stopping or stopped (for any
-// reason; see Done).
+// reason; see Done), or an error matching ErrDuplicateName if a node with
+// this node's name is in the mesh it tries to join.
 func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 	for {
 		if n.stopping() {
@@ -120,8 +124,12 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 		if len(peers) >= count {
 			return nil
 		}
+		if err := n.duplicate(); err != nil {
+			return err
+		}
 		select {
 		case <-changed:
+		case <-n.dupFound:
 		case <-n.closed:
 			return ErrShutdown
 		case <-n.done:

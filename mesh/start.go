@@ -41,7 +41,7 @@ func Start(o options.Options) (*Node, error) {
 		return nil, err
 	}
 	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
-	node.done = make(chan struct{})
+	node.done, node.dupFound = make(chan struct{}), make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
 	node.joiner = newJoiner(node)
@@ -155,6 +155,9 @@ func (n *Node) startRuntime() (err error) {
 	if err != nil {
 		return err
 	}
+	if err := n.serveNames(sys); err != nil {
+		return err
+	}
 	h := n.opts.Hooks
 	if h.NeedsClientEvents() || h.AuthFailed != nil {
 		cw, err := sys.watchClients(n.srv, h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
@@ -165,7 +168,10 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
-	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
+	t.onJoin = func(p Peer) {
+		n.joiner.remember(p.ClusterURL)
+		go n.checkPeerNames(p)
+	}
 	t.onLeave = n.joiner.left
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
