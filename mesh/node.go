@@ -47,6 +47,7 @@ type Node struct {
 
 	dupFound chan struct{} // closed once a name clash is found
 	dup      dupState
+	guard    *lifeguard
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -240,6 +241,9 @@ func (n *Node) stopRuntime() {
 	n.stopOnce.Do(func() {
 		close(n.closed)
 		n.dials.abortAll()
+		if n.guard != nil {
+			n.guard.stop()
+		}
 		n.joiner.stop()
 		if t := n.tracker.Load(); t != nil {
 			t.stop()

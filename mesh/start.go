@@ -181,6 +181,7 @@ func (n *Node) startRuntime() (err error) {
 	n.tracker.Store(t)
 	t.start()
 	n.joiner.start()
+	n.guard = startLifeguard(n)
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}
