@@ -119,7 +119,8 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
-	case strings.Contains(format, "Not possible to have a dedicated route for account"):
+	case strings.Contains(fmt.Sprintf(format, v...), "Not possible to have a dedicated route for account"):
+		// Logged where it is refused, and where the refusal arrives.
 		level = slog.LevelDebug
 	case strings.Contains(format, "Problem registering with account") && strings.HasSuffix(fmt.Sprint(v...), "connection closed"):
 		// A client that went away while it connected (for an
