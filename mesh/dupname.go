@@ -117,7 +117,11 @@ func (n *Node) checkPeerNames(p Peer) {
 // checkSeedNames reads the INFO of each seed's route port and records a
 // clash if one is another node with this node's name.
 func (n *Node) checkSeedNames(seeds []*url.URL) {
-	if n.duplicate() != nil {
+	if n.duplicate() != nil || n.joiner.routeTLS() {
+		// With TLS on routes, a connection that hangs up before its
+		// handshake is logged as an error by the seed: no probes then.
+		// A clash with a node other than the seed is still found
+		// through the peers (checkPeerNames); one with the seed is not.
 		return
 	}
 	for _, u := range seeds {

@@ -231,6 +231,13 @@ func (j *joiner) reload(change func(*server.Options) bool) (bool, error) {
 	return true, nil
 }
 
+// routeTLS reports whether the node's routes use TLS.
+func (j *joiner) routeTLS() bool {
+	j.reloadMu.Lock()
+	defer j.reloadMu.Unlock()
+	return j.sopts.Cluster.TLSConfig != nil
+}
+
 // remember records a peer's route URL and rewrites the peers file.
 func (j *joiner) remember(clusterURL string) {
 	if clusterURL == "" {
