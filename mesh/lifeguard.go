@@ -115,7 +115,7 @@ func (g *lifeguard) adjust(why string, now time.Time) {
 	}
 	pings := g.base * scale
 	_, err := g.n.joiner.reload(func(o *server.Options) bool {
-		o.Cluster.MaxPingsOut = pings
+		o.MaxPingsOut = pings // the routes' (see serverOptions)
 		return true
 	})
 	if err != nil {
