@@ -26,6 +26,8 @@ var (
 
 	// ErrDuplicateName is matched by the error WaitForPeers returns when
 	// the mesh the node tries to join has a node with the same Name: the
-	// other nodes refuse its routes. The error names both nodes.
+	// other node refuses its routes (or it refuses the other's). The error
+	// names both nodes. A node restarted under its name while its old self
+	// still runs (in lame duck, say) clashes with it until that one stops.
 	ErrDuplicateName = errors.New("natsmesh: duplicate node name")
 )

@@ -162,8 +162,6 @@ func (j *joiner) run() {
 		if len(seeds) > 0 {
 			j.setRoutes(seeds)
 		}
-		// A seed that refuses this node may be a node with its name.
-		j.n.checkSeedNames(seeds)
 		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness: a warning
 		// if the user gave seeds (or a provider found some), news if the
 		// node only tries peers it remembers, which may be gone for good.
@@ -229,13 +227,6 @@ func (j *joiner) reload(change func(*server.Options) bool) (bool, error) {
 	}
 	j.sopts = &o
 	return true, nil
-}
-
-// routeTLS reports whether the node's routes use TLS.
-func (j *joiner) routeTLS() bool {
-	j.reloadMu.Lock()
-	defer j.reloadMu.Unlock()
-	return j.sopts.Cluster.TLSConfig != nil
 }
 
 // remember records a peer's route URL and rewrites the peers file.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -25,18 +26,27 @@ type serverLog struct {
 	onRoute      func()           // a route connection was created or closed
 	onRouteError func(RouteError) // an error or warning on a route connection
 
+	// onClash hears of a refused route: the node at remote (ip:port) has
+	// this node's name; dialled tells whether this node dialled it.
+	onClash func(remote string, dialled bool)
+	name    string // the node's name
+
 	fatalCh chan string // the first fatal error, for the node's watch
 
 	mu        sync.Mutex
 	fatals    []string
 	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
+
+	clashLogged map[string]time.Time // remote IP -> when a clash with it was last logged
+	clashQuiet  map[string]int       // remote IP -> clashes not logged since
 }
 
 func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1)}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name,
+		clashLogged: map[string]time.Time{}, clashQuiet: map[string]int{}}
 }
 
 // setSeeds tells the log which route URLs are seeds: failures to dial them
@@ -73,6 +83,16 @@ func (l *serverLog) Noticef(format string, v ...any) {
 	if strings.Contains(format, "Route connection created") || strings.Contains(format, "connection closed") {
 		if l.onRoute != nil {
 			l.onRoute()
+		}
+	}
+	// A route this node dialled, closed by a peer that gave this node's
+	// name: that peer refused it as a duplicate.
+	if strings.Contains(format, " - rid:") && strings.Contains(format, "connection closed") {
+		if msg := fmt.Sprintf(format, v...); strings.Contains(msg, "Router connection closed") && strings.HasSuffix(msg, " - Remote: "+l.name) {
+			remote, _, _ := strings.Cut(msg, " - rid:")
+			if l.onClash != nil {
+				l.onClash(remote, true)
+			}
 		}
 	}
 	l.emit(slog.LevelInfo, format, v)
@@ -138,11 +158,29 @@ func (l *serverLog) Errorf(format string, v ...any) {
 
 // duplicateName logs and reports a route refused because the node at its
 // other end has this node's name.
+// The log line is given once a minute per remote host (the other node
+// redials every second or faster), with the number of refusals since.
 func (l *serverLog) duplicateName(format string, v []any) {
 	l.routeProblem(format, v, false)
 	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), " - rid:")
+	if l.onClash != nil {
+		l.onClash(remote, false)
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	l.mu.Lock()
+	if time.Since(l.clashLogged[host]) < time.Minute {
+		l.clashQuiet[host]++
+		l.mu.Unlock()
+		return
+	}
+	quiet := l.clashQuiet[host]
+	l.clashLogged[host], l.clashQuiet[host] = time.Now(), 0
+	l.mu.Unlock()
 	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
-		"remote", remote)
+		"remote", remote, "refused_since_last_report", quiet)
 }
 
 func (l *serverLog) aboutSeed(msg string) bool {

@@ -45,9 +45,8 @@ type Node struct {
 	urls    nodeURLs // set once listening, kept after the node stops
 	dials   dials    // in-process connections being set up by Connect
 
-	dupFound chan struct{} // closed once a name clash is found
-	dup      dupState
-	guard    *lifeguard
+	dup   dupState // evidence of another node with this node's name
+	guard *lifeguard
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -125,12 +124,13 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 		if len(peers) >= count {
 			return nil
 		}
-		if err := n.duplicate(); err != nil {
-			return err
+		c, clashing, clashWake := n.currentClash()
+		if clashing {
+			return n.clashError(ctx, c)
 		}
 		select {
 		case <-changed:
-		case <-n.dupFound:
+		case <-clashWake:
 		case <-n.closed:
 			return ErrShutdown
 		case <-n.done:

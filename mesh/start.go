@@ -41,9 +41,10 @@ func Start(o options.Options) (*Node, error) {
 		return nil, err
 	}
 	node := &Node{opts: n, creds: creds, closed: make(chan struct{})}
-	node.done, node.dupFound = make(chan struct{}), make(chan struct{})
+	node.done = make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	node.log = sl
+	sl.onClash = node.noteClash
 	node.joiner = newJoiner(node)
 	seeds := node.joiner.seeds()
 	sopts := serverOptions(n, seeds, creds)
@@ -168,10 +169,7 @@ func (n *Node) startRuntime() (err error) {
 		n.clients = cw
 	}
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
-	t.onJoin = func(p Peer) {
-		n.joiner.remember(p.ClusterURL)
-		go n.checkPeerNames(p)
-	}
+	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL) }
 	t.onLeave = n.joiner.left
 	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
 	if err != nil {
