@@ -44,6 +44,11 @@ type DNS struct {
 func (d DNS) Discover(ctx context.Context) ([]*url.URL, error) {
 	name := strings.TrimSpace(d.Name)
 	scheme := cmp.Or(d.Scheme, "nats")
+	// Go's resolver may still answer (from its cache, or a fast server)
+	// after ctx is done; a cancelled call must fail, always.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: DNS name %q: %w", ErrDiscovery, name, err)
+	}
 	switch {
 	case name == "":
 		return nil, fmt.Errorf("%w: DNS: no Name to look up", ErrDiscovery)
@@ -120,6 +125,9 @@ type SRV struct {
 // Discover looks up the SRV records; see SRV.
 func (s SRV) Discover(ctx context.Context) ([]*url.URL, error) {
 	name := s.query()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: SRV name %q: %w", ErrDiscovery, name, err)
+	}
 	switch {
 	case strings.TrimSpace(s.Name) == "":
 		return nil, fmt.Errorf("%w: SRV: no Name to look up", ErrDiscovery)

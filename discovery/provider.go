@@ -109,6 +109,9 @@ func (m multi) Discover(ctx context.Context) ([]*url.URL, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: seed providers: %w", ErrDiscovery, err)
+	}
 	type result struct {
 		urls []*url.URL
 		err  error

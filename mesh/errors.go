@@ -15,6 +15,19 @@ var (
 	ErrSubject = errors.New("natsmesh: bad subject")
 
 	// ErrServer wraps errors nats-server reported while starting (a
-	// listener that could not bind, a configuration it refused).
+	// listener that could not bind, a configuration it refused), and the
+	// fatal errors that stop a running node (see Node.Err).
 	ErrServer = errors.New("natsmesh: nats-server failed")
+
+	// ErrServerStopped is matched by Node.Err when the node's nats-server
+	// was shut down directly (Server().Shutdown()) rather than through
+	// Shutdown or Leave.
+	ErrServerStopped = errors.New("natsmesh: nats-server stopped under the node")
+
+	// ErrDuplicateName is matched by the error WaitForPeers returns when
+	// the mesh the node tries to join has a node with the same Name: the
+	// other node refuses its routes (or it refuses the other's). The error
+	// names both nodes. A node restarted under its name while its old self
+	// still runs (in lame duck, say) clashes with it until that one stops.
+	ErrDuplicateName = errors.New("natsmesh: duplicate node name")
 )

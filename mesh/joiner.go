@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,27 +38,64 @@ const (
 type joiner struct {
 	n      *Node
 	base   []*url.URL // Seed and ExtraSeeds
-	sopts  *server.Options
 	wake   chan struct{}
 	stopCh chan struct{}
 	done   chan struct{}
 
 	mu         sync.Mutex
 	remembered []string // cluster URLs of peers seen, most recent last
+
+	configured atomic.Bool // the last seeds() had configured or discovered seeds
+
+	reloadMu sync.Mutex
+	sopts    *server.Options // the server's current options (see reload)
 }
 
-func (n *Node) discover() []*url.URL {
+// discover asks the seed provider for seeds. It returns after at most
+// DiscoverTimeout, or when stop is closed, even if the provider ignores
+// its context: the call is then abandoned (its goroutine ends whenever the
+// provider returns) and its answer dropped.
+func (n *Node) discover(stop <-chan struct{}) []*url.URL {
 	p := n.opts.SeedProvider
 	if p == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.DiscoverTimeout)
 	defer cancel()
-	urls, err := p.Discover(ctx)
-	if err != nil {
-		n.log.log.Warn("natsmesh: seed discovery failed", "provider", fmt.Sprint(p), "err", err)
+	type answer struct {
+		urls []*url.URL
+		err  error
 	}
-	return urls
+	ch := make(chan answer, 1)
+	go func() {
+		urls, err := p.Discover(ctx)
+		ch <- answer{urls, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-stop:
+		return nil
+	case <-ctx.Done():
+		select {
+		case a = <-ch:
+		default:
+			a.err = fmt.Errorf("no answer within DiscoverTimeout (%s); call abandoned: %w", n.opts.DiscoverTimeout, ctx.Err())
+		}
+	}
+	if a.err != nil {
+		n.log.log.Warn("natsmesh: seed discovery failed", "provider", providerName(p), "err", a.err)
+	}
+	return a.urls
+}
+
+// providerName describes a provider by its String method, or else by its
+// type: printing its fields could race with a call still running.
+func providerName(p discovery.Provider) string {
+	if s, ok := p.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", p)
 }
 
 // newJoiner makes a node's joiner, remembering the peers in its peers file.
@@ -81,10 +120,14 @@ func newJoiner(n *Node) *joiner {
 
 // seeds returns every seed the node knows now: configured, discovered
 // (bounded by DiscoverTimeout; a failure is logged, not fatal) and
-// remembered.
+// remembered. The log learns the configured and discovered ones: failing
+// to reach those is an error for the user, failing to reach a remembered
+// peer, which may be gone for good, is not.
 func (j *joiner) seeds() []*url.URL {
 	seeds := slices.Clone(j.base)
-	seeds = append(seeds, j.n.discover()...)
+	seeds = append(seeds, j.n.discover(j.stopCh)...)
+	j.n.log.setSeeds(seeds)
+	j.configured.Store(len(seeds) > 0)
 	seeds = append(seeds, j.rememberedURLs()...)
 	return dedupURLs(seeds)
 }
@@ -116,13 +159,19 @@ func (j *joiner) run() {
 			alone = time.Now()
 		}
 		seeds := j.seeds()
-		if len(seeds) > 0 && !sameURLs(seeds, j.sopts.Routes) {
+		if len(seeds) > 0 {
 			j.setRoutes(seeds)
 		}
-		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness.
+		// Say so in the log at 1 s, 2 s, 4 s ... of loneliness: a warning
+		// if the user gave seeds (or a provider found some), news if the
+		// node only tries peers it remembers, which may be gone for good.
 		if since := time.Since(alone); len(seeds) > 0 && since >= max(time.Second, 2*warned) {
 			warned = since
-			j.n.log.log.Warn("natsmesh: no peer has answered yet; still trying the seeds",
+			level := slog.LevelInfo
+			if j.configured.Load() {
+				level = slog.LevelWarn
+			}
+			j.n.log.log.Log(context.Background(), level, "natsmesh: no peer has answered yet; still trying the seeds",
 				"for", since.Round(time.Millisecond), "seeds", redactAll(seeds))
 		}
 		wait = min(max(wait*2, joinRetryMin), joinRetryMax)
@@ -146,15 +195,38 @@ func (j *joiner) left(p Peer, why LeaveReason) {
 // The options given are a copy of the server's current ones with only
 // Routes changed; after the reload the server holds that copy.
 func (j *joiner) setRoutes(seeds []*url.URL) {
-	o := *j.sopts
-	o.Routes = seeds
-	if err := j.n.srv.ReloadOptions(&o); err != nil {
+	changed, err := j.reload(func(o *server.Options) bool {
+		if sameURLs(seeds, o.Routes) {
+			return false
+		}
+		o.Routes = seeds
+		return true
+	})
+	if err != nil {
 		j.n.log.log.Warn("natsmesh: cannot update the seeds", "err", err)
 		return
 	}
+	if changed {
+		j.n.log.log.Info("natsmesh: seeds updated", "seeds", redactAll(seeds))
+	}
+}
+
+// reload applies change to a copy of the server's current options and, if
+// change reports a change, reloads the server with it. It is the one way
+// the node changes its server's options after Start (the joiner's routes,
+// the lifeguard's ping tolerance), so no change undoes another.
+func (j *joiner) reload(change func(*server.Options) bool) (bool, error) {
+	j.reloadMu.Lock()
+	defer j.reloadMu.Unlock()
+	o := *j.sopts
+	if !change(&o) {
+		return false, nil
+	}
+	if err := j.n.srv.ReloadOptions(&o); err != nil {
+		return false, err
+	}
 	j.sopts = &o
-	j.n.log.setSeeds(seeds)
-	j.n.log.log.Info("natsmesh: seeds updated", "seeds", redactAll(seeds))
+	return true, nil
 }
 
 // remember records a peer's route URL and rewrites the peers file.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // levelTrace is below slog.LevelDebug: nats-server's protocol tracing.
@@ -29,11 +31,21 @@ type serverLog struct {
 
 	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
 
+	// onClash hears of a refused route: the node at remote (ip:port) has
+	// this node's name; dialled tells whether this node dialled it.
+	onClash func(remote string, dialled bool)
+	name    string // the node's name
+
+	fatalCh chan string // the first fatal error, for the node's watch
+
 	mu        sync.Mutex
 	fatals    []string
 	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
 	refusals  map[string]*refusal
 	lastRoute *RouteError // the latest route error, for WaitForPeers' error
+
+	clashLogged map[string]time.Time // remote IP -> when a clash with it was last logged
+	clashQuiet  map[string]int       // remote IP -> clashes not logged since
 }
 
 // refusalInterval is how often refusals from one address are reported:
@@ -76,7 +88,8 @@ func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name,
+		clashLogged: map[string]time.Time{}, clashQuiet: map[string]int{}}
 }
 
 // setSeeds tells the log which route URLs are seeds: failures to dial them
@@ -113,6 +126,16 @@ func (l *serverLog) Noticef(format string, v ...any) {
 	if strings.Contains(format, "Route connection created") || strings.Contains(format, "connection closed") {
 		if l.onRoute != nil {
 			l.onRoute()
+		}
+	}
+	// A route this node dialled, closed by a peer that gave this node's
+	// name: that peer refused it as a duplicate.
+	if strings.Contains(format, " - rid:") && strings.Contains(format, "connection closed") {
+		if msg := fmt.Sprintf(format, v...); strings.Contains(msg, "Router connection closed") && strings.HasSuffix(msg, " - Remote: "+l.name) {
+			remote, _, _ := strings.Cut(msg, " - rid:")
+			if l.onClash != nil {
+				l.onClash(remote, true)
+			}
 		}
 	}
 	l.emit(slog.LevelInfo, format, v)
@@ -215,11 +238,16 @@ func (l *serverLog) lastRouteError() *RouteError {
 	return l.lastRoute
 }
 
-// Errorf logs at slog.LevelError, except two errors that only restate a
-// membership change, which PeerLeft reports: a failed write on a route to a
-// peer that just went away, and a failed redial of a gossiped (not seed)
-// route to it. Those are logged at slog.LevelInfo. A client refused for its
-// credentials is logged at slog.LevelWarn.
+// Errorf logs at slog.LevelError, except errors that are no error to the
+// user. Two only restate a membership change, which PeerLeft reports: a
+// failed write on a route to a peer that just went away, and a failed
+// redial of a gossiped (not seed) route to it; those are logged at
+// slog.LevelInfo. A pooled peer (a stock nats-server) asking for a
+// dedicated system-account route, which a natsmesh node (one route per
+// peer) declines as designed, is logged at slog.LevelDebug, and a client
+// gone while it connected at slog.LevelInfo. A peer with
+// this node's name is logged in words that say what happened. A client
+// refused for its credentials is logged at slog.LevelWarn.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
@@ -233,6 +261,16 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
+	case strings.Contains(fmt.Sprintf(format, v...), "Not possible to have a dedicated route for account"):
+		// Logged where it is refused, and where the refusal arrives.
+		level = slog.LevelDebug
+	case strings.Contains(format, "Problem registering with account") && strings.HasSuffix(fmt.Sprint(v...), "connection closed"):
+		// A client that went away while it connected (for an
+		// in-process one, often a Connect cut short by the node's end).
+		level = slog.LevelInfo
+	case strings.Contains(format, "Remote server has a duplicate name"):
+		l.duplicateName(format, v)
+		return
 	}
 	level = jetStreamLevel(level, format, v, l.decommissioning.Load())
 	var attrs []any
@@ -244,6 +282,33 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		attrs = suppressedAttrs(suppressed)
 	}
 	l.emit(level, format, v, attrs...)
+}
+
+// duplicateName logs and reports a route refused because the node at its
+// other end has this node's name.
+// The log line is given once a minute per remote host (the other node
+// redials every second or faster), with the number of refusals since.
+func (l *serverLog) duplicateName(format string, v []any) {
+	l.routeProblem(format, v, false)
+	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), " - rid:")
+	if l.onClash != nil {
+		l.onClash(remote, false)
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	l.mu.Lock()
+	if time.Since(l.clashLogged[host]) < time.Minute {
+		l.clashQuiet[host]++
+		l.mu.Unlock()
+		return
+	}
+	quiet := l.clashQuiet[host]
+	l.clashLogged[host], l.clashQuiet[host] = time.Now(), 0
+	l.mu.Unlock()
+	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
+		"remote", remote, "refused_since_last_report", quiet)
 }
 
 func (l *serverLog) aboutSeed(msg string) bool {
@@ -265,6 +330,10 @@ func (l *serverLog) Fatalf(format string, v ...any) {
 	l.fatals = append(l.fatals, msg)
 	l.mu.Unlock()
 	l.log.Error(msg, "fatal", true)
+	select {
+	case l.fatalCh <- msg:
+	default:
+	}
 }
 
 // Debugf logs at slog.LevelDebug.
@@ -278,4 +347,16 @@ func (l *serverLog) fatal() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.fatals, "; ")
+}
+
+// asyncError is the async error handler of the node's own nats.go
+// connections, which nats.go would otherwise print to standard error. A
+// slow consumer there means the node dropped events of its own (goodbyes,
+// client events): a warning.
+func (l *serverLog) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	l.log.Warn("natsmesh: internal connection: "+err.Error(), "subject", subject)
 }

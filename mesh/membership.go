@@ -48,7 +48,7 @@ type tracker struct {
 	// Owned by the run goroutine.
 	known     map[string]Peer
 	pending   map[string]bool // seen on a route, being described
-	described chan Peer
+	described chan described
 	goodbyes  map[string]time.Time
 	lastSig   routeSig
 }
@@ -62,7 +62,7 @@ func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Lo
 		done:      make(chan struct{}),
 		known:     map[string]Peer{},
 		pending:   map[string]bool{},
-		described: make(chan Peer),
+		described: make(chan described),
 		goodbyes:  map[string]time.Time{},
 	}
 }
@@ -108,8 +108,8 @@ func (t *tracker) run() {
 			full = time.Since(lastFull) >= pollInterval
 		case m := <-t.sys.goodbyes:
 			t.recordGoodbye(m)
-		case p := <-t.described:
-			t.joined(p)
+		case d := <-t.described:
+			t.joined(d)
 		}
 		// Between full reads, a change in the number of remote servers
 		// or route connections (cheap counters) is the cue to read.
@@ -272,21 +272,29 @@ func (t *tracker) describe(r *server.RouteInfo) {
 		if t.ctx.Err() != nil {
 			return // the node is shutting down
 		}
-		if err != nil {
-			t.log.Warn("natsmesh: peer joined, but its addresses are unknown", "peer", r.RemoteName, "err", err)
-		}
 		p.ClusterURL, p.ClientURLs = cu, urls
 		select {
-		case t.described <- p:
+		case t.described <- described{p, err}:
 		case <-t.ctx.Done():
 		}
 	}()
 }
 
-// joined reports a described peer, unless it left while being described.
-func (t *tracker) joined(p Peer) {
+// described is a peer, described, or not (err).
+type described struct {
+	p   Peer
+	err error
+}
+
+// joined reports a described peer, unless it left while being described
+// (then a failure to describe it is no news either).
+func (t *tracker) joined(d described) {
+	p := d.p
 	if !t.pending[p.ID] {
 		return
+	}
+	if d.err != nil {
+		t.log.Warn("natsmesh: peer joined, but its addresses are unknown", "peer", p.Name, "err", d.err)
 	}
 	delete(t.pending, p.ID)
 	t.known[p.ID] = p

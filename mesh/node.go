@@ -42,6 +42,15 @@ type Node struct {
 	closed    chan struct{}
 
 	js *jetStreamState
+
+	done    chan struct{} // closed when the node has stopped (Done)
+	endOnce sync.Once
+	err     error    // why it stopped (Err), set before done is closed
+	urls    nodeURLs // set once listening, kept after the node stops
+	dials   dials    // in-process connections being set up by Connect
+
+	dup   dupState // evidence of another node with this node's name
+	guard *lifeguard
 }
 
 // Name returns the node's name, unique in its mesh.
@@ -54,14 +63,14 @@ func (n *Node) ID() string { return n.srv.ID() }
 // advertised address if Options.ClientAdvertise is set, else the listen
 // address (loopback for a wildcard bind).
 func (n *Node) ClientURL() string {
-	return nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
+	return n.urls.client
 }
 
 // ClusterURL returns the route URL other nodes use as their Seed: the
 // advertised address if Options.ClusterAdvertise is set, else the route
 // listen address (loopback for a wildcard bind).
 func (n *Node) ClusterURL() string {
-	return nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr())
+	return n.urls.cluster
 }
 
 func nodeURL(advertise, host string, addr net.Addr) string {
@@ -89,11 +98,7 @@ func rawNodeURL(advertise, host string, addr net.Addr) string {
 // ("http://host:port", serving /varz, /routez, /connz, /healthz ...), or ""
 // if Options.Monitor is off.
 func (n *Node) MonitorURL() string {
-	addr := n.srv.MonitorAddr()
-	if addr == nil {
-		return ""
-	}
-	return "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(addr.Port))
+	return n.urls.monitor
 }
 
 // Peers returns this node's current view of the other nodes, sorted by
@@ -101,30 +106,40 @@ func (n *Node) MonitorURL() string {
 // already includes the peer it reports joining and no longer includes the
 // one it reports leaving.
 //
-// After Shutdown or Leave it returns nil.
+// Once the node is stopping or stopped, for any reason, it returns nil.
 func (n *Node) Peers() []Peer {
-	select {
-	case <-n.closed:
+	if n.stopping() {
 		return nil
-	default:
 	}
 	p, _ := n.disp.peers()
 	return p
 }
 
 // WaitForPeers returns nil once this node sees at least count peers, or
-// ctx's error, or ErrShutdown if the node shuts down first. ctx's error
-// comes with the last route error the node saw, if any (a peer that
-// refused this node's certificate, another cluster name ...).
+// ctx's error, or ErrShutdown if the node is stopping or stopped (for any
+// reason; see Done), or an error matching ErrDuplicateName if a node with
+// this node's name is in the mesh it tries to join. ctx's error comes with
+// the last route error the node saw, if any (a peer that refused this
+// node's certificate, another cluster name ...).
 func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 	for {
+		if n.stopping() {
+			return ErrShutdown
+		}
 		peers, changed := n.disp.peers()
 		if len(peers) >= count {
 			return nil
 		}
+		c, clashing, clashWake := n.currentClash()
+		if clashing {
+			return n.clashError(ctx, c)
+		}
 		select {
 		case <-changed:
+		case <-clashWake:
 		case <-n.closed:
+			return ErrShutdown
+		case <-n.done:
 			return ErrShutdown
 		case <-ctx.Done():
 			why := ""
@@ -141,22 +156,33 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 // nats.InProcessServer. An in-process connection lives and dies with this
 // node: a client that must fail over to peers should dial ClientURL.
 //
+// Connect returns within ConnectTimeout whatever races it (a Leave, a
+// Shutdown, a server that stops reading): the connection being set up is
+// closed then, and Connect fails. On a node that is stopping or stopped it
+// returns ErrShutdown at once.
+//
 // When clients must log in (Options.Users or Token), the connection logs
 // in to the global account with a key of the node's own, unless opts
 // carry credentials (nats.UserInfo, nats.Token, ...), which are then used
 // as given. It does not use TLS, whatever Options.ClientTLS says: nothing
 // crosses a network.
 func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	select {
-	case <-n.closed:
-		return nil, ErrShutdown
-	default:
+	d, err := n.dials.start(n)
+	if err != nil {
+		return nil, err
 	}
-	all := append([]nats.Option{nats.InProcessServer(n.srv)}, opts...)
+	defer n.dials.finish(d)
+	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
 	if n.app.kp != nil && !hasCredentials(opts) {
 		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
 	}
 	nc, err := nats.Connect("", all...)
+	if why := d.abortedBy(); why != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		err = why
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
 	}
@@ -225,6 +251,7 @@ func (n *Node) Shutdown() {
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
 	n.js.stop(n.log.log)
+	n.end(nil)
 }
 
 // stopRuntime stops the tracker (so this node's own shutdown is not
@@ -233,6 +260,10 @@ func (n *Node) Shutdown() {
 func (n *Node) stopRuntime() {
 	n.stopOnce.Do(func() {
 		close(n.closed)
+		n.dials.abortAll()
+		if n.guard != nil {
+			n.guard.stop()
+		}
 		n.joiner.stop()
 		if t := n.tracker.Load(); t != nil {
 			t.stop()
@@ -275,11 +306,16 @@ func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 	}
 	wait := 50 * time.Microsecond
 	for {
+		if n.stopping() {
+			return ErrShutdown
+		}
 		if n.srv.GlobalAccount().Interest(subject) > 0 {
 			return nil
 		}
 		select {
 		case <-n.closed:
+			return ErrShutdown
+		case <-n.done:
 			return ErrShutdown
 		case <-ctx.Done():
 			return fmt.Errorf("natsmesh: node %s knows no subscriber of %q: %w", n.Name(), subject, ctx.Err())

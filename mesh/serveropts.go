@@ -97,9 +97,14 @@ func serverOptions(n options.Normalized, routes []*url.URL, creds, app credentia
 			// first route, and a 32-node mesh forms in half the time.
 			// Pooled peers (stock servers) accept this as they accept
 			// servers from before pooling.
-			PoolSize:    -1,
-			MaxPingsOut: n.MaxPingsOut,
+			PoolSize: -1,
 		},
+		// Routes use the top-level MaxPingsOut when the cluster's is 0
+		// (so do clients, whose pings come every 2 minutes). Set here, the
+		// busy-node lifeguard can change it by a reload that touches
+		// nothing else; a reload of the cluster options would also reload
+		// every account and authorization.
+		MaxPingsOut: n.MaxPingsOut,
 	}
 	o.Routes = routes
 	if sec != nil {

@@ -56,12 +56,13 @@ func Start(o options.Options) (*Node, error) {
 		return nil, err
 	}
 	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{}), js: js}
+	node.done = make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	sl.redact = newRedactor(n)
 	node.log = sl
+	sl.onClash = node.noteClash
 	node.joiner = newJoiner(node)
 	seeds := node.joiner.seeds()
-	sl.setSeeds(seeds)
 	sopts := serverOptions(n, seeds, creds, app, sec)
 	node.joiner.sopts = sopts
 	srv, err := server.NewServer(sopts)
@@ -89,10 +90,12 @@ func Start(o options.Options) (*Node, error) {
 		node.abort()
 		return nil, err
 	}
+	node.recordURLs()
 	if err := node.startRuntime(); err != nil {
 		node.abort()
 		return nil, err
 	}
+	node.watchServer()
 	return node, nil
 }
 
@@ -168,6 +171,7 @@ func (n *Node) startRuntime() (err error) {
 		return err
 	}
 	undo = append(undo, sys.close)
+	sys.nc.SetErrorHandler(n.log.asyncError)
 	var leaf *routetls.Leaf
 	if n.sec != nil && n.sec.own != nil {
 		sys.authorities, leaf = n.sec.accept, n.sec.leaf.Load()
@@ -178,6 +182,9 @@ func (n *Node) startRuntime() (err error) {
 		ClientURLs: []string{rawNodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())},
 	}, leaf)
 	if err != nil {
+		return err
+	}
+	if err := n.serveNames(sys); err != nil {
 		return err
 	}
 	h := n.opts.Hooks
@@ -201,6 +208,7 @@ func (n *Node) startRuntime() (err error) {
 	n.startJetStream()
 	t.start()
 	n.joiner.start()
+	n.guard = startLifeguard(n)
 	if h.Traffic != nil && n.opts.TrafficInterval > 0 {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}

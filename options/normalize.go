@@ -136,6 +136,9 @@ func (o Options) Normalize() (Normalized, error) {
 	n.AcceptedSecrets = append([]string(nil), o.AcceptedSecrets...)
 	n.Users = append([]User(nil), o.Users...)
 	errs = append(errs, n.normalizeJetStream()...)
+	if len(errs) == 0 {
+		errs = checkClashes(n)
+	}
 	if len(errs) == 1 {
 		return Normalized{}, errs[0]
 	}

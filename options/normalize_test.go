@@ -101,10 +101,10 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		},
 		{
 			name: "highest ports",
-			in:   options.Options{Port: 65535, ClusterPort: 65535},
+			in:   options.Options{Port: 65535, ClusterPort: 65534},
 			check: func(t *testing.T, n options.Normalized) {
 				assert.Equal(t, 65535, n.Port)
-				assert.Equal(t, 65535, n.ClusterPort)
+				assert.Equal(t, 65534, n.ClusterPort)
 			},
 		},
 	}

@@ -1,0 +1,50 @@
+package options
+
+import (
+	"net"
+	"time"
+)
+
+// minLameDuckDuration is the shortest LameDuckDuration nats-server takes:
+// its grace period must be strictly shorter, and a zero grace period means
+// its default of 10 s.
+const minLameDuckDuration = 2 * time.Nanosecond
+
+// checkClashes refuses option combinations that are each valid alone but
+// that nats-server would refuse (or fail on) once started: two listeners
+// on one port of overlapping addresses, and a lame-duck duration too short
+// for a grace period. n has its defaults applied.
+func checkClashes(n Normalized) []error {
+	var errs []error
+	type listener struct {
+		hostField, portField string
+		host                 string
+		port                 int
+	}
+	ls := []listener{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
+	if n.Monitor {
+		ls = append(ls, listener{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
+	}
+	for i, a := range ls {
+		for _, b := range ls[:i] {
+			if a.port != 0 && a.port == b.port && overlap(a.host, b.host) {
+				errs = append(errs, fieldErr(a.portField, a.port, "is also %s (on %s %q): two listeners cannot share a port", b.portField, b.hostField, b.host))
+			}
+		}
+	}
+	if n.LameDuckDuration > 0 && n.LameDuckDuration < minLameDuckDuration {
+		errs = append(errs, fieldErr("LameDuckDuration", n.LameDuckDuration,
+			"must be 0 (the default) or at least %s: nats-server needs a grace period strictly shorter than it", minLameDuckDuration))
+	}
+	return errs
+}
+
+// overlap reports whether listeners on hosts a and b, on one port, would
+// clash: the same address, or either a wildcard.
+func overlap(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ia, ib := net.ParseIP(a), net.ParseIP(b)
+	return (ia != nil && ia.IsUnspecified()) || (ib != nil && ib.IsUnspecified()) || (ia != nil && ia.Equal(ib))
+}
