@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -29,6 +31,14 @@ type sysConn struct {
 	nc          *nats.Conn
 	goodbyes    chan *nats.Msg
 	subs        []*nats.Subscription
+
+	// Describe replies arrive on replyPrefix+token, through one wildcard
+	// subscription made at dial time: a subscription per request would
+	// cross every route before its reply could (7 ms more to form a
+	// 3-node mesh).
+	replyPrefix string
+	mu          sync.Mutex
+	waiting     map[string]chan *nats.Msg
 }
 
 func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
@@ -45,7 +55,14 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
 	}
-	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096)}
+	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
+		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{}}
+	replies, err := nc.Subscribe(s.replyPrefix+"*", s.reply)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsmesh: subscribe to describe replies: %w", err)
+	}
+	s.subs = append(s.subs, replies)
 	for _, subj := range []string{"$SYS.SERVER.*.SHUTDOWN", "$SYS.SERVER.*.LAMEDUCK"} {
 		sub, err := nc.ChanSubscribe(subj, s.goodbyes)
 		if err != nil {
@@ -242,6 +259,21 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 	}
 }
 
+// reply hands a describe reply to the ask waiting for it; a reply nobody
+// waits for (any more) is dropped.
+func (s *sysConn) reply(m *nats.Msg) {
+	token := strings.TrimPrefix(m.Subject, s.replyPrefix)
+	s.mu.Lock()
+	ch := s.waiting[token]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- m:
+		default: // a flood of replies: the first ones are enough
+		}
+	}
+}
+
 // askWindow bounds how long one describe request waits for a reply that
 // checks out.
 const askWindow = 500 * time.Millisecond
@@ -255,25 +287,31 @@ var errNoResponders = errors.New("no responders")
 func (s *sysConn) ask(ctx context.Context, id string) (description, error) {
 	ctx, cancel := context.WithTimeout(ctx, askWindow)
 	defer cancel()
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
-	if err != nil {
-		return description{}, err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
 	nonce := make([]byte, describeNonceSize)
 	_, _ = rand.Read(nonce)
-	if err := s.nc.PublishRequest(describeSubject(id), inbox, nonce); err != nil {
+	token := hex.EncodeToString(nonce)
+	ch := make(chan *nats.Msg, 8)
+	s.mu.Lock()
+	s.waiting[token] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiting, token)
+		s.mu.Unlock()
+	}()
+	if err := s.nc.PublishRequest(describeSubject(id), s.replyPrefix+token, nonce); err != nil {
 		return description{}, err
 	}
 	var last error
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
 			if last != nil {
 				return description{}, fmt.Errorf("refused a reply: %w", last)
 			}
-			return description{}, err
+			return description{}, ctx.Err()
 		}
 		if m.Header.Get("Status") == "503" {
 			if last != nil {
