@@ -44,8 +44,6 @@ type serverLog struct {
 	refusals  map[string]*refusal
 	lastRoute *RouteError // the latest route error, for WaitForPeers' error
 
-	clashLogged map[string]time.Time // remote IP -> when a clash with it was last logged
-	clashQuiet  map[string]int       // remote IP -> clashes not logged since
 }
 
 // refusalInterval is how often refusals from one address are reported:
@@ -88,8 +86,7 @@ func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name,
-		clashLogged: map[string]time.Time{}, clashQuiet: map[string]int{}}
+	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name}
 }
 
 // setSeeds tells the log which route URLs are seeds: failures to dial them
@@ -285,28 +282,18 @@ func (l *serverLog) Errorf(format string, v ...any) {
 }
 
 // duplicateName logs and reports a route refused because the node at its
-// other end has this node's name.
-// The log line is given once a minute per remote host (the other node
-// redials every second or faster), with the number of refusals since.
+// other end has this node's name. Like every refusal, it is reported once
+// a minute per remote host (the other node redials every second or
+// faster), with the number of refusals since.
 func (l *serverLog) duplicateName(format string, v []any) {
-	l.routeProblem(format, v, false)
+	report, quiet := l.routeProblem(format, v, false)
 	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), " - rid:")
 	if l.onClash != nil {
 		l.onClash(remote, false)
 	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	l.mu.Lock()
-	if time.Since(l.clashLogged[host]) < time.Minute {
-		l.clashQuiet[host]++
-		l.mu.Unlock()
+	if !report {
 		return
 	}
-	quiet := l.clashQuiet[host]
-	l.clashLogged[host], l.clashQuiet[host] = time.Now(), 0
-	l.mu.Unlock()
 	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
 		"remote", remote, "refused_since_last_report", quiet)
 }
