@@ -445,25 +445,35 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 		return 0, err
 	}
 	defer nc.Close()
-	create := func(i int) time.Time {
-		for {
+	deadline := time.Now().Add(Wait)
+	// create creates stream i, retrying until it succeeds or the deadline
+	// passes (a meta group that never recovers must not hang the run).
+	create := func(i int) (time.Time, error) {
+		for time.Now().Before(deadline) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("M%d", i), Storage: jetstream.MemoryStorage})
 			cancel()
 			if err == nil {
-				return time.Now()
+				return time.Now(), nil
 			}
 		}
+		return time.Time{}, fmt.Errorf("meshbench: no stream could be created for %s", Wait)
 	}
-	last := create(0)
+	last, err := create(0)
+	if err != nil {
+		return 0, err
+	}
 	var worst time.Duration
 	done := make(chan struct{})
 	var stopped time.Time
 	go func() { stop(leader); stopped = time.Now(); close(done) }()
 	after := 0
-	deadline := time.Now().Add(Wait)
 	for i := 1; ; i++ {
-		t := create(i)
+		t, err := create(i)
+		if err != nil {
+			<-done
+			return 0, fmt.Errorf("%w after the meta leader was stopped", err)
+		}
 		worst = max(worst, t.Sub(last))
 		last = t
 		select {
@@ -472,9 +482,6 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 				return worst, nil
 			}
 		default:
-		}
-		if time.Now().After(deadline) {
-			return 0, errors.New("meshbench: meta leader stop did not finish")
 		}
 	}
 }
