@@ -8,17 +8,11 @@ package natsmesh_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +27,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/testpki"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -432,15 +427,15 @@ func TestRouteTLSOwnPKI(t *testing.T) {
 	t.Parallel()
 	pki := newTestPKI(t)
 	other := newTestPKI(t)
-	a, _ := startNode(t, options.Options{Name: "a", RouteTLS: pki.config(t, "a")})
-	b, _ := startNode(t, options.Options{Name: "b", RouteTLS: pki.config(t, "b"), Seed: a.ClusterURL()})
-	c, _ := startNode(t, options.Options{Name: "c", RouteTLS: pki.config(t, "c"), Seed: a.ClusterURL()})
+	a, _ := startNode(t, options.Options{Name: "a", RouteTLS: tlsConfig(t, pki, "a")})
+	b, _ := startNode(t, options.Options{Name: "b", RouteTLS: tlsConfig(t, pki, "b"), Seed: a.ClusterURL()})
+	c, _ := startNode(t, options.Options{Name: "c", RouteTLS: tlsConfig(t, pki, "c"), Seed: a.ClusterURL()})
 	for _, n := range []*mesh.Node{a, b, c} {
 		require.NoError(t, n.WaitForPeers(ctxFor(t), 2))
 	}
 	roundTrip(t, b, c, "pki")
 
-	stranger, _ := startNode(t, options.Options{Name: "x", RouteTLS: other.config(t, "x"), Seed: a.ClusterURL(), Logger: quietLogger()})
+	stranger, _ := startNode(t, options.Options{Name: "x", RouteTLS: tlsConfig(t, other, "x"), Seed: a.ClusterURL(), Logger: quietLogger()})
 	ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
 	defer cancel()
 	err := stranger.WaitForPeers(ctx, 1)
@@ -448,58 +443,26 @@ func TestRouteTLSOwnPKI(t *testing.T) {
 	assert.Contains(t, err.Error(), "certificate")
 	assert.Len(t, a.Peers(), 2)
 
-	_, err = mesh.Start(options.Options{Secret: options.NewSecret(), RouteTLS: pki.config(t, "y")})
+	_, err = mesh.Start(options.Options{Secret: options.NewSecret(), RouteTLS: tlsConfig(t, pki, "y")})
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	assert.ErrorContains(t, err, "RouteTLS")
 }
 
-// testPKI is a CA made at run time, for tests that bring their own PKI.
-type testPKI struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
+// newTestPKI makes a CA at run time, for tests that bring their own PKI.
+func newTestPKI(t *testing.T) *testpki.CA {
+	t.Helper()
+	ca, err := testpki.New("test CA")
+	require.NoError(t, err)
+	return ca
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+// tlsConfig returns a config with a certificate of ca for name (127.0.0.1
+// and localhost), trusting ca.
+func tlsConfig(t *testing.T, ca *testpki.CA, name string) *tls.Config {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := ca.Leaf(name)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testPKI{cert: cert, key: key, pool: pool}
-}
-
-// leaf returns a certificate for 127.0.0.1 and localhost.
-func (p *testPKI) leaf(t *testing.T, name string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func (p *testPKI) config(t *testing.T, name string) *tls.Config {
-	t.Helper()
-	return &tls.Config{Certificates: []tls.Certificate{p.leaf(t, name)}, RootCAs: p.pool, MinVersion: tls.VersionTLS12}
+	return &tls.Config{Certificates: []tls.Certificate{leaf}, RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
 }
 
 // TestClientAuth: with Users, a Token or both, clients without
@@ -786,10 +749,10 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 func TestClientTLS(t *testing.T) {
 	t.Parallel()
 	pki := newTestPKI(t)
-	c := meshtest.Start(t, 2, func(i int, o *options.Options) { o.ClientTLS = pki.config(t, meshtest.Name(i)) })
+	c := meshtest.Start(t, 2, func(i int, o *options.Options) { o.ClientTLS = tlsConfig(t, pki, meshtest.Name(i)) })
 	_, err := nats.Connect(c.Nodes[0].ClientURL(), nats.NoReconnect(), nats.IgnoreDiscoveredServers())
 	require.Error(t, err, "a plain client")
-	nc, err := nats.Connect(c.Nodes[1].ClientURL(), nats.Secure(&tls.Config{RootCAs: pki.pool, MinVersion: tls.VersionTLS12}))
+	nc, err := nats.Connect(c.Nodes[1].ClientURL(), nats.Secure(&tls.Config{RootCAs: pki.Pool, MinVersion: tls.VersionTLS12}))
 	require.NoError(t, err)
 	defer nc.Close()
 	assert.True(t, nc.TLSRequired())

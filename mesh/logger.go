@@ -186,12 +186,8 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 		// in parentheses, such as the certificate's fingerprint): the
 		// port changes at every redial, and two intruders behind one
 		// address are told apart by what is wrong with them.
-		host, _, err := net.SplitHostPort(remote)
-		if err != nil {
-			host = remote
-		}
 		reason, _, _ := strings.Cut(rest, " (")
-		key := refusalHost(host) + " " + addrInText.ReplaceAllString(reason, "ADDR")
+		key := refusalHost(hostOf(remote)) + " " + addrInText.ReplaceAllString(reason, "ADDR")
 		if l.refusals == nil {
 			l.refusals = map[string]*refusal{}
 		}

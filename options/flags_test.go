@@ -1,26 +1,18 @@
 package options_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/testpki"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -359,35 +351,10 @@ func securityFiles(t *testing.T) string {
 	write("token", testToken+"\n")
 	write("syspass", testSysPass)
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testpki.New("test CA")
 	require.NoError(t, err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, ca, &leafKey.PublicKey, caKey)
-	require.NoError(t, err)
-	keyPEM := func(k *ecdsa.PrivateKey) string {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		require.NoError(t, err)
-		return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	}
-	write("ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
-	write("cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})))
-	write("key.pem", keyPEM(leafKey))
-	write("other-key.pem", keyPEM(caKey))
+	// cert.pem and cert-key.pem, and other-key.pem, which does not match it.
+	require.NoError(t, ca.WritePEM(dir, "cert", "other"))
 	write("bad-cert.pem", "-----BEGIN CERTIFICATE-----\nczNjcmV0\n-----END CERTIFICATE-----\n") // "s3cret", not DER
 	return dir
 }
@@ -438,7 +405,7 @@ func TestFromArgsSecurity(t *testing.T) {
 		{name: "empty accepted secrets file", args: "--secret_file $D/secret --accepted_secrets_file $D/empty", check: func(t *testing.T, o options.Options) {
 			assert.Empty(t, o.AcceptedSecrets)
 		}},
-		{name: "route TLS", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", check: func(t *testing.T, o options.Options) {
+		{name: "route TLS", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/ca.pem", check: func(t *testing.T, o options.Options) {
 			require.NotNil(t, o.RouteTLS)
 			assert.Len(t, o.RouteTLS.Certificates, 1)
 			assert.NotNil(t, o.RouteTLS.RootCAs)
@@ -447,16 +414,16 @@ func TestFromArgsSecurity(t *testing.T) {
 			assert.Empty(t, o.Secret)
 			assert.Nil(t, o.ClientTLS)
 		}},
-		{name: "client TLS", args: "--tls --tlscert $D/cert.pem --tlskey $D/key.pem", check: func(t *testing.T, o options.Options) {
+		{name: "client TLS", args: "--tls --tlscert $D/cert.pem --tlskey $D/cert-key.pem", check: func(t *testing.T, o options.Options) {
 			require.NotNil(t, o.ClientTLS)
 			assert.Len(t, o.ClientTLS.Certificates, 1)
 			assert.Equal(t, tls.NoClientCert, o.ClientTLS.ClientAuth)
 			assert.Nil(t, o.RouteTLS)
 		}},
-		{name: "client TLS implied by --tlscert", args: "--tlscert $D/cert.pem --tlskey $D/key.pem", check: func(t *testing.T, o options.Options) {
+		{name: "client TLS implied by --tlscert", args: "--tlscert $D/cert.pem --tlskey $D/cert-key.pem", check: func(t *testing.T, o options.Options) {
 			assert.NotNil(t, o.ClientTLS)
 		}},
-		{name: "client certificates verified", args: "--tlsverify --tlscert=$D/cert.pem --tlskey=$D/key.pem --tlscacert=$D/ca.pem", check: func(t *testing.T, o options.Options) {
+		{name: "client certificates verified", args: "--tlsverify --tlscert=$D/cert.pem --tlskey=$D/cert-key.pem --tlscacert=$D/ca.pem", check: func(t *testing.T, o options.Options) {
 			require.NotNil(t, o.ClientTLS)
 			assert.Equal(t, tls.RequireAndVerifyClientCert, o.ClientTLS.ClientAuth)
 			assert.NotNil(t, o.ClientTLS.ClientCAs)
@@ -490,7 +457,7 @@ func TestFromArgsSecurity(t *testing.T) {
 			assert.Equal(t, options.User{Name: "op", Password: testSysPass}, o.SystemUser)
 		}},
 		{name: "everything", args: "-p 4222 --secret_file $D/secret --accepted_secrets_file $D/secret2 --user alice --pass_file $D/pass " +
-			"--auth_file $D/token --tlscert $D/cert.pem --tlskey $D/key.pem --system_user op --system_pass_file $D/syspass",
+			"--auth_file $D/token --tlscert $D/cert.pem --tlskey $D/cert-key.pem --system_user op --system_pass_file $D/syspass",
 			check: func(t *testing.T, o options.Options) {
 				assert.Equal(t, 4222, o.Port)
 				assert.Equal(t, testSecret, o.Secret)
@@ -524,7 +491,7 @@ func TestFromArgsIgnoresEnvironment(t *testing.T) {
 
 func TestFromArgsSecurityErrors(t *testing.T) {
 	dir := securityFiles(t)
-	tlsFlags := "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem"
+	tlsFlags := "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/ca.pem"
 	tests := []struct {
 		name    string
 		args    string
@@ -547,21 +514,21 @@ func TestFromArgsSecurityErrors(t *testing.T) {
 		{name: "accepted secrets file and variable", args: "--accepted_secrets_file $D/secret2", env: map[string]string{options.EnvAcceptedSecrets: testSecret}, field: options.EnvAcceptedSecrets, value: "<44 " + maskedPrefix, wantMsg: "not several"},
 		{name: "accepted secret variable too short", env: map[string]string{options.EnvAcceptedSecrets: testSecret + "," + shortSecret}, field: options.EnvAcceptedSecrets, value: "<57 " + maskedPrefix, wantMsg: "secret 2 decodes to 9 bytes"},
 		{name: "route TLS without key and CA", args: "--cluster_tlscert $D/cert.pem", field: "--cluster_tlskey", value: `""`, wantMsg: "--cluster_tlscacert"},
-		{name: "route TLS without CA", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem", field: "--cluster_tlscacert", value: `""`, wantMsg: "needs"},
+		{name: "route TLS without CA", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/cert-key.pem", field: "--cluster_tlscacert", value: `""`, wantMsg: "needs"},
 		{name: "route TLS and secret", args: tlsFlags + " --secret_file $D/secret", field: "--cluster_tlscert", value: `"$D/cert.pem"`, wantMsg: "not both"},
 		{name: "route TLS and secret variable", args: tlsFlags, env: map[string]string{options.EnvSecret: testSecret}, field: "--cluster_tlscert", value: `"$D/cert.pem"`, wantMsg: options.EnvSecret},
-		{name: "route certificate is a key", args: "--cluster_tlscert $D/key.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/key.pem"`, wantMsg: "no PEM certificate"},
-		{name: "route certificate is the secret file", args: "--cluster_tlscert $D/secret --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
-		{name: "route certificate not DER", args: "--cluster_tlscert $D/bad-cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/bad-cert.pem"`, wantMsg: "certificate 1"},
+		{name: "route certificate is a key", args: "--cluster_tlscert $D/cert-key.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/cert-key.pem"`, wantMsg: "no PEM certificate"},
+		{name: "route certificate is the secret file", args: "--cluster_tlscert $D/secret --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
+		{name: "route certificate not DER", args: "--cluster_tlscert $D/bad-cert.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlscert", value: `"$D/bad-cert.pem"`, wantMsg: "certificate 1"},
 		{name: "route key is the secret file", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/secret --cluster_tlscacert $D/ca.pem", field: "--cluster_tlskey", value: `"$D/secret"`, wantMsg: "--cluster_tlscert"},
 		{name: "route key does not match", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/other-key.pem --cluster_tlscacert $D/ca.pem", field: "--cluster_tlskey", value: `"$D/other-key.pem"`, wantMsg: "does not match"},
-		{name: "route CA is the secret file", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/secret", field: "--cluster_tlscacert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
-		{name: "route CA missing", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/key.pem --cluster_tlscacert $D/missing", field: "--cluster_tlscacert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "route CA is the secret file", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/secret", field: "--cluster_tlscacert", value: `"$D/secret"`, wantMsg: "no PEM certificate"},
+		{name: "route CA missing", args: "--cluster_tlscert $D/cert.pem --cluster_tlskey $D/cert-key.pem --cluster_tlscacert $D/missing", field: "--cluster_tlscacert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
 		{name: "client TLS without certificate", args: "--tls", field: "--tlscert", value: `""`, wantMsg: "needs --tlscert and --tlskey"},
 		{name: "client TLS without key", args: "--tlsverify --tlscert $D/cert.pem", field: "--tlskey", value: `""`, wantMsg: "needs"},
-		{name: "client certificate missing", args: "--tlscert $D/missing --tlskey $D/key.pem", field: "--tlscert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
+		{name: "client certificate missing", args: "--tlscert $D/missing --tlskey $D/cert-key.pem", field: "--tlscert", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
 		{name: "client key is the secret file", args: "--tlscert $D/cert.pem --tlskey $D/secret", field: "--tlskey", value: `"$D/secret"`, wantMsg: "key for --tlscert"},
-		{name: "client CA is the password file", args: "--tlscert $D/cert.pem --tlskey $D/key.pem --tlscacert $D/pass", field: "--tlscacert", value: `"$D/pass"`, wantMsg: "no PEM certificate"},
+		{name: "client CA is the password file", args: "--tlscert $D/cert.pem --tlskey $D/cert-key.pem --tlscacert $D/pass", field: "--tlscacert", value: `"$D/pass"`, wantMsg: "no PEM certificate"},
 		{name: "user without password", args: "--user alice", field: "--user", value: `"alice"`, wantMsg: "needs a password"},
 		{name: "user empty", args: "--user= --pass " + testPass, field: "--user", value: `""`, wantMsg: "empty"},
 		{name: "user with space", args: "--user a~b --pass " + testPass, field: "--user", value: `"a b"`, wantMsg: "spaces"},

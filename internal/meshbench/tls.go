@@ -1,16 +1,11 @@
 package meshbench
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	"net"
-	"time"
+
+	"github.com/natsmesh/natsmesh/internal/testpki"
 )
 
 // RawPKI is the certificate authority and the per-node leaf certificates
@@ -25,54 +20,17 @@ type RawPKI struct {
 
 // NewRawPKI makes a CA and n leaf certificates.
 func NewRawPKI(n int) (*RawPKI, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testpki.New("meshbench route CA")
 	if err != nil {
-		return nil, fmt.Errorf("meshbench: CA key: %w", err)
+		return nil, err
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "meshbench route CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("meshbench: CA certificate: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("meshbench: CA certificate: %w", err)
-	}
-	p := &RawPKI{pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
+	p := &RawPKI{pool: ca.Pool}
 	for i := range n {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		leaf, err := ca.Leaf(fmt.Sprintf("raw-%d", i))
 		if err != nil {
-			return nil, fmt.Errorf("meshbench: leaf key %d: %w", i, err)
+			return nil, err
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(i) + 2),
-			Subject:      pkix.Name{CommonName: fmt.Sprintf("raw-%d", i)},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return nil, fmt.Errorf("meshbench: leaf certificate %d: %w", i, err)
-		}
-		leaf, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("meshbench: leaf certificate %d: %w", i, err)
-		}
-		p.leaves = append(p.leaves, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf})
+		p.leaves = append(p.leaves, leaf)
 	}
 	return p, nil
 }
