@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/natsmesh/natsmesh/internal/address"
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // DNS is a Provider that resolves one name to the addresses of many nodes:
@@ -52,7 +55,7 @@ func (d DNS) Discover(ctx context.Context) ([]*url.URL, error) {
 	switch {
 	case name == "":
 		return nil, fmt.Errorf("%w: DNS: no Name to look up", ErrDiscovery)
-	case !validHostname(name):
+	case !address.ValidHostname(name):
 		return nil, fmt.Errorf("%w: DNS name %q is not a valid host name", ErrDiscovery, d.Name)
 	case d.Port < 1 || d.Port > 65535:
 		return nil, fmt.Errorf("%w: DNS name %q: Port %d, want 1-65535", ErrDiscovery, name, d.Port)
@@ -76,7 +79,7 @@ func (d DNS) Discover(ctx context.Context) ([]*url.URL, error) {
 		raw := scheme + "://" + netip.AddrPortFrom(a, uint16(d.Port)).String()
 		u, err := parseSeedURL(raw)
 		if err != nil { // not expected: the parts were checked
-			return nil, fmt.Errorf("%w: DNS name %q: %w", ErrDiscovery, name, err)
+			return nil, fmt.Errorf("%w: DNS name %q: %w", ErrDiscovery, name, errprefix.Inner(err))
 		}
 		urls = append(urls, u)
 	}
@@ -134,7 +137,7 @@ func (s SRV) Discover(ctx context.Context) ([]*url.URL, error) {
 	case (s.Service == "") != (s.Proto == ""):
 		return nil, fmt.Errorf("%w: SRV name %q: give both Service and Proto, or neither (Service %q, Proto %q)",
 			ErrDiscovery, name, s.Service, s.Proto)
-	case !validHostname(name):
+	case !address.ValidHostname(name):
 		return nil, fmt.Errorf("%w: SRV name %q is not a valid DNS name", ErrDiscovery, name)
 	}
 	_, records, err := resolver(s.Resolver).LookupSRV(ctx, s.Service, s.Proto, strings.TrimSpace(s.Name))

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 // The addresses below are from the documentation ranges (192.0.2.0/24,
@@ -122,7 +123,7 @@ func TestDNS(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, strs(got))
 			for _, u := range got {
-				_, err := discovery.ParseSeed(u.String())
+				_, err := address.ParseSeed(u.String())
 				assert.NoError(t, err)
 			}
 			if tt.overTCP {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/natsmesh/natsmesh/discovery"
 )
@@ -25,7 +24,7 @@ func ExampleStatic() {
 	fmt.Println(err)
 	// Output:
 	// [nats://10.0.0.5:4248 nats://10.0.0.6:4248] <nil>
-	// seed discovery: static seed 0: bad seed URL "10.0.0.7:4248": no scheme; write nats://host:port
+	// natsmesh: seed discovery: static seed 0: bad seed URL "10.0.0.7:4248": no scheme; write nats://host:port
 }
 
 // Seeds kept in a file, one URL per line, that configuration management
@@ -52,21 +51,7 @@ nats://10.0.0.6:4248  # node b
 	fmt.Println(strings.ReplaceAll(err.Error(), dir, "$DIR"))
 	// Output:
 	// [nats://10.0.0.5:4248 nats://10.0.0.6:4248] <nil>
-	// seed discovery: seed file "$DIR/seeds" line 2: bad seed URL "10.0.0.7:4248": no scheme; write nats://host:port
-}
-
-// Following a seed file as it changes.
-func ExampleFile_Watch() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	seeds := &discovery.File{Path: "/etc/natsmesh/seeds"}
-	for up := range seeds.Watch(ctx, time.Second) {
-		if up.Err != nil {
-			fmt.Println("seed file:", up.Err) // keep the seeds we have
-			continue
-		}
-		fmt.Println("seeds now:", up.URLs)
-	}
+	// natsmesh: seed discovery: seed file "$DIR/seeds" line 2: bad seed URL "10.0.0.7:4248": no scheme; write nats://host:port
 }
 
 // One name, a record per node: a Kubernetes headless service.

@@ -7,11 +7,18 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/natsmesh/natsmesh/internal/address"
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // ErrDiscovery is matched (with errors.Is) by every error a Provider of
 // this package returns, and by the errors of the functions that make them.
-var ErrDiscovery = errors.New("seed discovery")
+var ErrDiscovery = errors.New(errprefix.Prefix + "seed discovery")
+
+// ErrSeed is matched by the errors that report a bad seed URL: given to
+// Static, or in a File (it also matches ErrDiscovery then).
+var ErrSeed = address.ErrSeed
 
 // ErrNoSeeds is matched by the errors of providers whose source exists in
 // principle but named no node: a DNS name without A/AAAA or SRV records
@@ -25,8 +32,8 @@ var ErrNoSeeds = fmt.Errorf("%w: no seeds found", ErrDiscovery)
 // Provider finds route URLs of nodes to join through: the seeds of a node
 // that cannot be given a single fixed Seed.
 //
-// Discover returns URLs that ParseSeed accepts (scheme nats or nats-route,
-// host and port, no path), without duplicates, each a fresh copy the caller
+// Discover returns seed route URLs (scheme nats or nats-route, host and
+// port, no path; as Options.Seed takes them), without duplicates, each a fresh copy the caller
 // may change. Its contract:
 //   - a non-empty list and a nil error: these are the seeds known now;
 //   - an empty list and a nil error: no seeds are known right now (an empty
@@ -50,7 +57,7 @@ type ProviderFunc func(ctx context.Context) ([]*url.URL, error)
 func (f ProviderFunc) Discover(ctx context.Context) ([]*url.URL, error) { return f(ctx) }
 
 // Static returns a Provider that always returns urls, in the order given,
-// without duplicates. Each URL is checked now with ParseSeed; the error names
+// without duplicates. Each URL is checked now, as Options.Seed is; the error names
 // the first bad one by its position and value (password masked), and matches
 // both ErrDiscovery and ErrSeed. Blank strings are skipped; with no URLs at
 // all the provider returns an empty list (no seeds known).
@@ -62,7 +69,7 @@ func Static(urls ...string) (Provider, error) {
 		}
 		u, err := parseSeedURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: static seed %d: %w", ErrDiscovery, i, err)
+			return nil, fmt.Errorf("%w: static seed %d: %w", ErrDiscovery, i, errprefix.Inner(err))
 		}
 		list = append(list, u)
 	}
@@ -139,6 +146,9 @@ func (m multi) Discover(ctx context.Context) ([]*url.URL, error) {
 		all = append(all, r.urls...)
 	}
 	if !ok {
+		for i, err := range errs {
+			errs[i] = errprefix.Inner(err)
+		}
 		return nil, fmt.Errorf("%w: all %d seed providers failed: %w", ErrDiscovery, len(m), errors.Join(errs...))
 	}
 	return dedup(all), nil
@@ -153,10 +163,10 @@ func (m multi) String() string {
 	return "multi(" + strings.Join(parts, ", ") + ")"
 }
 
-// parseSeedURL is ParseSeed, with a lone "/" path dropped so that
+// parseSeedURL is address.ParseSeed, with a lone "/" path dropped so that
 // nats://h:1 and nats://h:1/ are the same seed.
 func parseSeedURL(raw string) (*url.URL, error) {
-	u, err := ParseSeed(raw)
+	u, err := address.ParseSeed(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +207,7 @@ func clone(urls []*url.URL) []*url.URL {
 func join(urls []*url.URL) string {
 	parts := make([]string, len(urls))
 	for i, u := range urls {
-		parts[i] = Redact(u.String())
+		parts[i] = address.Redact(u.String())
 	}
 	return strings.Join(parts, " ")
 }

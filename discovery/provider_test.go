@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 func TestStatic(t *testing.T) {
@@ -187,7 +188,7 @@ func TestMultiConcurrent(t *testing.T) {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
-			u, err := discovery.ParseSeed(raw)
+			u, err := address.ParseSeed(raw)
 			return []*url.URL{u}, err
 		})
 	}

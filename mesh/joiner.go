@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 // Backoff of the joiner while the node has no peer.
@@ -254,7 +255,7 @@ func (j *joiner) rememberedURLs() []*url.URL {
 	defer j.mu.Unlock()
 	var out []*url.URL
 	for _, s := range j.remembered {
-		if u, err := discovery.ParseSeed(s); err == nil {
+		if u, err := address.ParseSeed(s); err == nil {
 			out = append(out, u)
 		}
 	}
@@ -309,7 +310,7 @@ func sameURLs(a, b []*url.URL) bool {
 func redactAll(urls []*url.URL) []string {
 	out := make([]string, len(urls))
 	for i, u := range urls {
-		out[i] = discovery.Redact(u.String())
+		out[i] = address.Redact(u.String())
 	}
 	return out
 }

@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 // usage is the help text returned by Usage. Keep it in step with FromArgs.
@@ -206,7 +206,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 		o.Name = name
 	}
 	if host != "" {
-		if _, err := discovery.ResolveHost(host); err != nil {
+		if _, err := address.ResolveHost(host); err != nil {
 			errs = append(errs, &FieldError{Field: "--addr", Value: host, Err: err})
 		}
 		o.Host = host
@@ -221,7 +221,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	if given("cluster", "cluster_listen") {
 		h, p, err := parseListenURL(cluster)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: "--cluster", Value: discovery.Redact(cluster), Err: err})
+			errs = append(errs, &FieldError{Field: "--cluster", Value: address.Redact(cluster), Err: err})
 		}
 		o.ClusterHost, o.ClusterPort = h, p
 	}
@@ -240,7 +240,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 		if a.v == "" {
 			continue
 		}
-		if _, _, err := discovery.ResolveAdvertise(a.v); err != nil {
+		if _, _, err := address.ResolveAdvertise(a.v); err != nil {
 			errs = append(errs, &FieldError{Field: a.flag, Value: a.v, Err: err})
 		}
 		*a.dst = a.v
@@ -258,8 +258,8 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 		if r == "" {
 			continue
 		}
-		if _, err := discovery.ParseSeed(r); err != nil {
-			errs = append(errs, &FieldError{Field: "--routes", Value: discovery.Redact(r), Err: err})
+		if _, err := address.ParseSeed(r); err != nil {
+			errs = append(errs, &FieldError{Field: "--routes", Value: address.Redact(r), Err: err})
 			continue
 		}
 		seeds = append(seeds, r)
@@ -317,7 +317,7 @@ func parseListenURL(raw string) (host string, port int, err error) {
 		if i < 0 {
 			return "", 0, errors.New("want a URL such as nats://{{ GetPrivateIP }}:4248")
 		}
-		h, err := discovery.ResolveHost(rest[:i])
+		h, err := address.ResolveHost(rest[:i])
 		if err != nil {
 			return "", 0, err
 		}
@@ -349,7 +349,7 @@ func parseListenURL(raw string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("port %q: %w", ps, err)
 	}
 	if h != "" {
-		if _, err := discovery.ResolveHost(h); err != nil {
+		if _, err := address.ResolveHost(h); err != nil {
 			return "", 0, err
 		}
 	}

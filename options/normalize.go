@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 // Normalized is a checked Options with every default filled in and every
@@ -44,7 +44,7 @@ func (o Options) Normalize() (Normalized, error) {
 	if n.Host == "" {
 		n.Host = DefaultHost
 	}
-	host, err := discovery.ResolveHost(n.Host)
+	host, err := address.ResolveHost(n.Host)
 	if err != nil {
 		errs = append(errs, &FieldError{Field: "Host", Value: o.Host, Err: err})
 	}
@@ -56,7 +56,7 @@ func (o Options) Normalize() (Normalized, error) {
 	}{{"ClusterHost", &n.ClusterHost}, {"MonitorHost", &n.MonitorHost}} {
 		if *h.v == "" {
 			*h.v = n.Host
-		} else if r, err := discovery.ResolveHost(*h.v); err != nil {
+		} else if r, err := address.ResolveHost(*h.v); err != nil {
 			errs = append(errs, &FieldError{Field: h.field, Value: *h.v, Err: err})
 		} else {
 			*h.v = r
@@ -67,7 +67,7 @@ func (o Options) Normalize() (Normalized, error) {
 		field string
 		v     *string
 	}{{"ClientAdvertise", &n.ClientAdvertise}, {"ClusterAdvertise", &n.ClusterAdvertise}} {
-		h, p, err := discovery.ResolveAdvertise(*a.v)
+		h, p, err := address.ResolveAdvertise(*a.v)
 		switch {
 		case err != nil:
 			errs = append(errs, &FieldError{Field: a.field, Value: *a.v, Err: err})
@@ -89,17 +89,17 @@ func (o Options) Normalize() (Normalized, error) {
 	}
 
 	if o.Seed != "" {
-		u, err := discovery.ParseSeed(o.Seed)
+		u, err := address.ParseSeed(o.Seed)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: "Seed", Value: discovery.Redact(o.Seed), Err: err})
+			errs = append(errs, &FieldError{Field: "Seed", Value: address.Redact(o.Seed), Err: err})
 		} else {
 			n.Seeds = append(n.Seeds, u)
 		}
 	}
 	for i, s := range o.ExtraSeeds {
-		u, err := discovery.ParseSeed(s)
+		u, err := address.ParseSeed(s)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: discovery.Redact(s), Err: err})
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: address.Redact(s), Err: err})
 			continue
 		}
 		n.Seeds = append(n.Seeds, u)

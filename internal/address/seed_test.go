@@ -1,4 +1,4 @@
-package discovery_test
+package address_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 func TestParseSeed(t *testing.T) {
@@ -31,7 +31,7 @@ func TestParseSeed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := discovery.ParseSeed(tt.raw)
+			u, err := address.ParseSeed(tt.raw)
 			require.NoError(t, err)
 			assert.Equal(t, tt.scheme, u.Scheme)
 			assert.Equal(t, tt.host, u.Host)
@@ -69,10 +69,10 @@ func TestParseSeedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := discovery.ParseSeed(tt.raw)
+			u, err := address.ParseSeed(tt.raw)
 			require.Error(t, err)
 			assert.Nil(t, u)
-			assert.ErrorIs(t, err, discovery.ErrSeed)
+			assert.ErrorIs(t, err, address.ErrSeed)
 			assert.Contains(t, err.Error(), tt.wantMsg)
 			assert.Contains(t, err.Error(), `"`+tt.raw+`"`)
 		})
@@ -92,10 +92,10 @@ func TestParseSeedNeverShowsThePassword(t *testing.T) {
 		"nats://s3cret@host:abc", "nats://s3cret#x@host",
 		"nats://ruser:s3cret#x@[::1:4248",
 	} {
-		_, err := discovery.ParseSeed(raw)
+		_, err := address.ParseSeed(raw)
 		require.Error(t, err, raw)
 		assert.NotContains(t, err.Error(), "s3cret", raw)
-		assert.NotContains(t, discovery.Redact(raw), "s3cret", raw)
+		assert.NotContains(t, address.Redact(raw), "s3cret", raw)
 	}
 }
 
@@ -107,7 +107,7 @@ func TestParseSeedOddPasswords(t *testing.T) {
 		{"nats://u:p%40x@h:4248", "u", "p@x", "h:4248"},
 		{"nats://u@h:4248", "u", "", "h:4248"},
 	} {
-		u, err := discovery.ParseSeed(tc.raw)
+		u, err := address.ParseSeed(tc.raw)
 		require.NoError(t, err, tc.raw)
 		pw, _ := u.User.Password()
 		assert.Equal(t, []string{tc.user, tc.password, tc.host}, []string{u.User.Username(), pw, u.Host}, tc.raw)

@@ -1,4 +1,8 @@
-package discovery
+// Package address checks and resolves what users write as addresses, for
+// the packages options and discovery: bind hosts (IPs, host names,
+// go-sockaddr templates), advertise addresses and seed route URLs, and
+// masks the passwords in URLs for messages.
+package address
 
 import (
 	"errors"
@@ -8,10 +12,13 @@ import (
 	"strings"
 
 	sockaddr "github.com/hashicorp/go-sockaddr/template"
+
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
-// ErrAddress is matched by every error ResolveHost returns.
-var ErrAddress = errors.New("bad address")
+// ErrAddress is matched by every error ResolveHost and ResolveAdvertise
+// return.
+var ErrAddress = errors.New(errprefix.Prefix + "bad address")
 
 // ResolveHost turns a bind address into one host: an IP literal or host
 // name is returned as it is (after a syntax check); a go-sockaddr template
@@ -90,15 +97,15 @@ func checkHost(h, spec string) (string, error) {
 	if ip := net.ParseIP(h); ip != nil {
 		return ip.String(), nil
 	}
-	if !validHostname(h) {
+	if !ValidHostname(h) {
 		return "", fmt.Errorf("%w: %q is neither an IP, a host name nor a go-sockaddr template", ErrAddress, spec)
 	}
 	return h, nil
 }
 
-// validHostname follows RFC 1123 loosely: labels of letters, digits and
+// ValidHostname reports whether h is a host name. It follows RFC 1123 loosely: labels of letters, digits and
 // hyphens (underscores allowed, as in DNS service names), separated by dots.
-func validHostname(h string) bool {
+func ValidHostname(h string) bool {
 	if h == "" || len(h) > 253 {
 		return false
 	}

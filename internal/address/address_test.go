@@ -1,4 +1,4 @@
-package discovery_test
+package address_test
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/address"
 )
 
 // loopbackV4 is a template that yields 127.0.0.1 on any machine with an
@@ -41,7 +41,7 @@ func TestResolveHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := discovery.ResolveHost(tt.spec)
+			got, err := address.ResolveHost(tt.spec)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -105,10 +105,10 @@ func TestResolveHostErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := discovery.ResolveHost(tt.spec)
+			got, err := address.ResolveHost(tt.spec)
 			require.Error(t, err)
 			assert.Empty(t, got)
-			assert.ErrorIs(t, err, discovery.ErrAddress)
+			assert.ErrorIs(t, err, address.ErrAddress)
 			for _, m := range tt.wantMsg {
 				assert.Contains(t, err.Error(), m)
 			}
@@ -124,18 +124,18 @@ func TestResolveHostLoopbackInterface(t *testing.T) {
 	const all = `{{ GetAllInterfaces | include "flag" "loopback" | join "address" " " }}`
 	t.Run("GetInterfaceIP skips loopback", func(t *testing.T) {
 		lo := loopbackName(t)
-		_, err := discovery.ResolveHost(`{{ GetInterfaceIP "` + lo + `" }}`)
+		_, err := address.ResolveHost(`{{ GetInterfaceIP "` + lo + `" }}`)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "no address")
 	})
 	t.Run("join yields every loopback address", func(t *testing.T) {
-		got, err := discovery.ResolveHost(all)
+		got, err := address.ResolveHost(all)
 		if err == nil {
 			// A machine whose loopback has only 127.0.0.1 (no ::1).
 			assert.Equal(t, "127.0.0.1", got)
 			return
 		}
-		assert.ErrorIs(t, err, discovery.ErrAddress)
+		assert.ErrorIs(t, err, address.ErrAddress)
 		assert.Contains(t, err.Error(), "127.0.0.1")
 		assert.Contains(t, err.Error(), "narrow it to one")
 	})
@@ -145,7 +145,7 @@ func TestResolveHostLoopbackInterface(t *testing.T) {
 // on BSDs and macOS), as go-sockaddr sees it.
 func loopbackName(t *testing.T) string {
 	t.Helper()
-	name, err := discovery.ResolveHost(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "name" }}`)
+	name, err := address.ResolveHost(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "name" }}`)
 	require.NoError(t, err)
 	require.NotEmpty(t, name)
 	return name

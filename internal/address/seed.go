@@ -1,4 +1,4 @@
-package discovery
+package address
 
 import (
 	"errors"
@@ -7,10 +7,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
-// ErrSeed is matched by every error ParseSeed returns.
-var ErrSeed = errors.New("bad seed URL")
+// ErrSeed is matched by every error ParseSeed returns (package discovery
+// exports it as discovery.ErrSeed).
+var ErrSeed = errors.New(errprefix.Prefix + "bad seed URL")
 
 // ParseSeed checks a route URL as nats-server's -routes takes it:
 // nats://host:port or nats-route://host:port, optionally with user:password.
