@@ -188,8 +188,9 @@ func (n *Node) startRuntime() (err error) {
 		return err
 	}
 	h := n.opts.Hooks
-	if h.NeedsClientEvents() || h.AuthFailed != nil {
-		cw, err := sys.watchClients(n.srv, h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
+	clientEvents := h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
+	if clientEvents || h.AuthFailed != nil {
+		cw, err := sys.watchClients(n.srv, clientEvents, h.AuthFailed != nil, n.disp.post)
 		if err != nil {
 			return err
 		}

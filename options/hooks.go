@@ -48,9 +48,3 @@ type Hooks struct {
 	// the meta group for five minutes.
 	PeerRemoved func(p Peer, lostFor time.Duration)
 }
-
-// NeedsClientEvents reports whether any hook needs nats-server's client
-// connect and disconnect events (package mesh subscribes only then).
-func (h Hooks) NeedsClientEvents() bool {
-	return h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
-}
