@@ -488,7 +488,7 @@ func TestBadInput(t *testing.T) {
 		{"extra seed", options.Options{ExtraSeeds: []string{"nats://ok:1", "bad"}}, true, []string{"ExtraSeeds[1]", "bad"}},
 		{"negative port", options.Options{Port: -3}, true, []string{"Port", "-3"}},
 		{"port above 65535", options.Options{Port: 70000}, true, []string{"Port", "70000"}},
-		{"negative cluster port", options.Options{ClusterPort: -1}, true, []string{"ClusterPort", "-1"}},
+		{"negative cluster port", options.Options{ClusterPort: -2}, true, []string{"ClusterPort", "-2"}},
 		{"cluster port above 65535", options.Options{ClusterPort: 65536}, true, []string{"ClusterPort", "65536"}},
 		{"port in use", options.Options{Port: busyPort}, true, []string{"Port", strconv.Itoa(busyPort), "in use"}},
 		{"cluster port in use", options.Options{ClusterPort: busyPort}, true, []string{"ClusterPort", strconv.Itoa(busyPort)}},

@@ -2,6 +2,8 @@ package options
 
 import (
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,7 +30,9 @@ func checkClashes(n Normalized) []error {
 	for i, a := range ls {
 		for _, b := range ls[:i] {
 			if a.port != 0 && a.port == b.port && overlap(a.host, b.host) {
-				errs = append(errs, fieldErr(a.portField, a.port, "is also %s (on %s %q): two listeners cannot share a port", b.portField, b.hostField, b.host))
+				errs = append(errs, &FieldError{Field: a.portField, Value: a.port, Err: mentionErr(
+					"is also %s (on %s "+strings.ReplaceAll(strconv.Quote(b.host), "%", "%%")+"): two listeners cannot share a port",
+					b.portField, b.hostField)})
 			}
 		}
 	}

@@ -1,17 +1,11 @@
 package options
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -112,12 +106,16 @@ var (
 // mesh.Start) turns into natsmesh's defaults. Those differ from
 // nats-server's where a flag is left out: without -a the node listens on
 // 127.0.0.1 (not every interface), and without -p on a free port (not
-// 4222).
+// 4222). Values are copied as given (a go-sockaddr template stays a
+// template, -p -1 stays -1), for Normalize to resolve.
 //
-// -h or --help returns an error matching flag.ErrHelp. A bad value is
-// reported as a *FieldError whose Field is the flag's long name (e.g.
-// "--port"); unknown flags and stray arguments are errors naming them. All
-// errors except the help request match ErrInvalid.
+// FromArgs only maps flags to Options fields; the values are judged by
+// Normalize, so FromArgs accepts exactly what Normalize accepts. A bad
+// value is reported as a *FieldError whose Field is the flag as the user
+// typed it ("-p", "--cluster") or the environment variable, and so are the
+// flags a message mentions. -h or --help returns an error matching
+// flag.ErrHelp; unknown flags and stray arguments are errors naming them.
+// All errors except the help request match ErrInvalid.
 //
 // The security flags follow nats-server's where it has them (--user,
 // --pass, --auth, --tls, --tlscert, --tlskey, --tlscacert, --tlsverify: the
@@ -162,9 +160,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	}
 	fs.StringVar(&clusterName, "cluster_name", "", "cluster name")
 	// nats-server's -r is --remote_syslog, so routes have no short form.
-	for _, n := range []string{"routes"} {
-		fs.StringVar(&routes, n, "", "route URLs")
-	}
+	fs.StringVar(&routes, "routes", "", "route URLs")
 	fs.StringVar(&clientAdv, "client_advertise", "", "client address to advertise")
 	fs.StringVar(&clusterAdv, "cluster_advertise", "", "route address to advertise")
 	for _, n := range []string{"m", "http_port"} {
@@ -172,7 +168,6 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	}
 	var sec securityFlags
 	sec.define(fs)
-
 	applyJetStream := jetStreamFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
@@ -187,91 +182,83 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	if rest := fs.Args(); len(rest) > 0 {
 		return Options{}, fmt.Errorf("%w: unexpected argument %d of %d, after the flags (not shown: it may be a secret; flags must come before arguments, see -h)", ErrInvalid, len(args)-len(rest)+1, len(args))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	given := func(names ...string) bool {
-		for _, n := range names {
-			if set[n] {
-				return true
-			}
-		}
-		return false
-	}
-
+	a := newArgs(fs, args)
+	from := origins{}
 	var errs []error
-	if name != "" {
-		if err := checkToken(name); err != nil {
-			errs = append(errs, &FieldError{Field: "--name", Value: name, Err: err})
-		}
+
+	// Each flag sets its fields as given; Normalize judges them below.
+	if a.given("name", "n", "server_name") {
 		o.Name = name
+		from.set("Name", a.as("name", "n", "server_name"), nil)
 	}
-	if host != "" {
-		if _, err := address.ResolveHost(host); err != nil {
-			errs = append(errs, &FieldError{Field: "--addr", Value: host, Err: err})
-		}
+	if a.given("addr", "a", "net") {
 		o.Host = host
+		from.set("Host", a.as("addr", "a", "net"), nil)
 	}
-	if given("p", "port") {
-		p, err := parsePort(port)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "--port", Value: port, Err: err})
+	if a.given("port", "p") {
+		fl := a.as("port", "p")
+		if p, err := strconv.Atoi(strings.TrimSpace(port)); err != nil {
+			errs = append(errs, fieldErr(fl, port, "not a number"))
+		} else {
+			o.Port = p
+			from.set("Port", fl, port)
 		}
-		o.Port = p
 	}
-	if given("cluster", "cluster_listen") {
-		h, p, err := parseListenURL(cluster)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "--cluster", Value: address.Redact(cluster), Err: err})
+	if a.given("cluster", "cluster_listen") {
+		fl, shown := a.as("cluster", "cluster_listen"), address.Redact(cluster)
+		if h, p, err := splitListenURL(cluster); err != nil {
+			errs = append(errs, &FieldError{Field: fl, Value: shown, Err: err})
+		} else {
+			o.ClusterHost, o.ClusterPort = h, p
+			from.set("ClusterHost", fl, shown)
+			from.set("ClusterPort", fl, shown)
 		}
-		o.ClusterHost, o.ClusterPort = h, p
 	}
-	if given("cluster_name") {
-		if clusterName == "" {
-			errs = append(errs, fieldErr("--cluster_name", clusterName, "must not be empty (leave the flag out for the default %q)", DefaultCluster))
-		} else if err := checkToken(clusterName); err != nil {
-			errs = append(errs, &FieldError{Field: "--cluster_name", Value: clusterName, Err: err})
-		}
+	if a.given("cluster_name") {
 		o.Cluster = clusterName
+		from.set("Cluster", a.as("cluster_name"), nil)
 	}
-	for _, a := range []struct {
-		flag, v string
-		dst     *string
-	}{{"--client_advertise", clientAdv, &o.ClientAdvertise}, {"--cluster_advertise", clusterAdv, &o.ClusterAdvertise}} {
-		if a.v == "" {
-			continue
-		}
-		if _, _, err := address.ResolveAdvertise(a.v); err != nil {
-			errs = append(errs, &FieldError{Field: a.flag, Value: a.v, Err: err})
-		}
-		*a.dst = a.v
+	if a.given("client_advertise") {
+		o.ClientAdvertise = clientAdv
+		from.set("ClientAdvertise", a.as("client_advertise"), nil)
 	}
-	if given("m", "http_port") {
-		p, err := parsePort(monPort)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "--http_port", Value: monPort, Err: err})
+	if a.given("cluster_advertise") {
+		o.ClusterAdvertise = clusterAdv
+		from.set("ClusterAdvertise", a.as("cluster_advertise"), nil)
+	}
+	if a.given("http_port", "m") {
+		fl := a.as("http_port", "m")
+		if p, err := strconv.Atoi(strings.TrimSpace(monPort)); err != nil {
+			errs = append(errs, fieldErr(fl, monPort, "not a number"))
+		} else {
+			o.Monitor, o.MonitorPort = true, p
+			from.set("MonitorPort", fl, monPort)
 		}
-		o.Monitor, o.MonitorPort = true, p
 	}
 	var seeds []string
 	for _, r := range strings.Split(routes, ",") {
-		r = strings.TrimSpace(r)
-		if r == "" {
+		if r = strings.TrimSpace(r); r != "" {
+			seeds = append(seeds, r)
+		}
+	}
+	for i, r := range seeds {
+		if i == 0 {
+			o.Seed = r
+			from.set("Seed", a.as("routes"), nil)
 			continue
 		}
-		if _, err := address.ParseSeed(r); err != nil {
-			errs = append(errs, &FieldError{Field: "--routes", Value: address.Redact(r), Err: err})
-			continue
-		}
-		seeds = append(seeds, r)
+		o.ExtraSeeds = append(o.ExtraSeeds, r)
+		from.set(fmt.Sprintf("ExtraSeeds[%d]", i-1), a.as("routes"), nil)
 	}
-	if len(seeds) > 0 {
-		o.Seed = seeds[0]
-	}
-	if len(seeds) > 1 {
-		o.ExtraSeeds = seeds[1:]
-	}
-	errs = append(errs, sec.apply(&o, given, lookupEnv)...)
+	errs = append(errs, sec.apply(&o, a, from, lookupEnv)...)
 	applyJetStream(&o)
+	if a.given("store_dir", "sd") {
+		from.set("StoreDir", a.as("store_dir", "sd"), nil)
+	}
+
+	if _, err := o.Normalize(); err != nil {
+		errs = append(errs, from.rename(err)...)
+	}
 	switch len(errs) {
 	case 0:
 		return o, nil
@@ -282,421 +269,170 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 	}
 }
 
-// parsePort reads a decimal port; nats-server's -1 (a random port) becomes
-// 0, which means the same in Options.
-func parsePort(s string) (int, error) {
-	p, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return 0, errors.New("not a number")
-	}
-	if p < -1 || p > 65535 {
-		return 0, errors.New("must be between -1 (a free port) and 65535")
-	}
-	if p == -1 {
-		p = 0
-	}
-	return p, nil
+// typedArgs are the flags of a parsed command line, as the user typed them.
+type typedArgs struct {
+	typed map[string]typedFlag // by the flag's name, without dashes
 }
 
-// parseListenURL reads a route listen URL as nats-server's -cluster does:
-// nats://host:port (or nats-route://), port -1 or 0 for a free one.
-func parseListenURL(raw string) (host string, port int, err error) {
-	s := strings.TrimSpace(raw)
-	if !strings.Contains(s, "://") {
-		return "", 0, errors.New("want a URL such as nats://localhost:4248")
-	}
-	// Refused before url.Parse, whose errors would quote a password that
-	// holds "#", "/" or "?".
-	if _, after, _ := strings.Cut(s, "://"); strings.Contains(after, "@") {
-		return "", 0, errors.New("user and password are not supported")
-	}
-	// A go-sockaddr template as the host: evaluate it first.
-	if strings.Contains(s, "{{") {
-		scheme, rest, _ := strings.Cut(s, "://")
-		i := strings.LastIndex(rest, ":")
-		if i < 0 {
-			return "", 0, errors.New("want a URL such as nats://{{ GetPrivateIP }}:4248")
-		}
-		h, err := address.ResolveHost(rest[:i])
-		if err != nil {
-			return "", 0, err
-		}
-		if strings.Contains(h, ":") { // IPv6
-			h = "[" + h + "]"
-		}
-		s = scheme + "://" + h + rest[i:]
-	}
-	// url.Parse refuses port -1, as in nats-server: parse with 0 instead.
-	if before, ok := strings.CutSuffix(s, ":-1"); ok {
-		s = before + ":0"
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", 0, err
-	}
-	if u.Scheme != "nats" && u.Scheme != "nats-route" {
-		return "", 0, fmt.Errorf("scheme %q, want nats or nats-route", u.Scheme)
-	}
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
-		return "", 0, errors.New("unexpected path, query or fragment")
-	}
-	h, ps, err := net.SplitHostPort(u.Host)
-	if err != nil {
-		return "", 0, fmt.Errorf("want host:port: %w", err)
-	}
-	port, err = parsePort(ps)
-	if err != nil {
-		return "", 0, fmt.Errorf("port %q: %w", ps, err)
-	}
-	if h != "" {
-		if _, err := address.ResolveHost(h); err != nil {
-			return "", 0, err
-		}
-	}
-	return h, port, nil
+type typedFlag struct {
+	as  string // "-p", "--port"
+	pos int    // index of its last occurrence in args
 }
 
-// securityFlags are the flags of Secret, AcceptedSecrets, RouteTLS,
-// ClientTLS, Users, Token and SystemUser.
-type securityFlags struct {
-	secretFile, acceptedFile           string
-	clusterCert, clusterKey, clusterCA string
-	user, pass, passFile               string
-	auth, authFile                     string
-	tls, tlsVerify                     bool
-	tlsCert, tlsKey, tlsCA             string
-	systemUser, systemPassFile         string
-}
-
-func (f *securityFlags) define(fs *flag.FlagSet) {
-	for _, s := range []struct {
-		dst  *string
-		name string
-	}{
-		{&f.secretFile, "secret_file"}, {&f.acceptedFile, "accepted_secrets_file"},
-		{&f.clusterCert, "cluster_tlscert"}, {&f.clusterKey, "cluster_tlskey"}, {&f.clusterCA, "cluster_tlscacert"},
-		{&f.user, "user"}, {&f.pass, "pass"}, {&f.passFile, "pass_file"},
-		{&f.auth, "auth"}, {&f.authFile, "auth_file"},
-		{&f.tlsCert, "tlscert"}, {&f.tlsKey, "tlskey"}, {&f.tlsCA, "tlscacert"},
-		{&f.systemUser, "system_user"}, {&f.systemPassFile, "system_pass_file"},
-	} {
-		fs.StringVar(s.dst, s.name, "", s.name)
-	}
-	fs.BoolVar(&f.tls, "tls", false, "TLS on the client port")
-	fs.BoolVar(&f.tlsVerify, "tlsverify", false, "require client certificates")
-}
-
-// source is one place a secret may come from: a flag holding it, a flag
-// naming a file holding it, or an environment variable.
-type source struct {
-	name  string // "--pass", "--pass_file", "NATSMESH_PASS"
-	set   bool
-	value string // the secret, or the file's path
-	file  bool
-}
-
-// secretFrom returns the secret given by at most one of srcs, and the name
-// of the (first) one that gave it ("" if none did), also with an error.
-func secretFrom(srcs ...source) (secret, from string, err error) {
-	var set []source
-	for _, s := range srcs {
-		if s.set {
-			set = append(set, s)
-		}
-	}
-	switch {
-	case len(set) == 0:
-		return "", "", nil
-	case len(set) > 1:
-		names := make([]string, len(set))
-		for i, s := range set {
-			names[i] = s.name
-		}
-		return "", set[0].name, fieldErr(set[1].name, set[1].shown(), "give one of %s, not several", strings.Join(names, ", "))
-	}
-	s := set[0]
-	if !s.file {
-		if s.value == "" {
-			return "", "", fieldErr(s.name, masked(0), "must not be empty")
-		}
-		return s.value, s.name, nil
-	}
-	v, err := readValueFile(s.name, s.value)
-	return v, s.name, err
-}
-
-// shown is what an error may say of s's value: a file's path, or the
-// length of a secret.
-func (s source) shown() any {
-	if s.file {
-		return s.value
-	}
-	return masked(len(s.value))
-}
-
-// readValueFile returns the one line the file at path holds, without its
-// trailing newline. Errors name flag and path, not the content.
-func readValueFile(flag, path string) (string, error) {
-	b, err := readFile(flag, path)
-	if err != nil {
-		return "", err
-	}
-	v := strings.TrimRight(string(b), "\r\n")
-	switch {
-	case v == "":
-		return "", fieldErr(flag, path, "the file is empty")
-	case strings.ContainsAny(v, "\r\n"):
-		return "", fieldErr(flag, path, "the file holds more than one line")
-	}
-	return v, nil
-}
-
-func readFile(flag, path string) ([]byte, error) {
-	if path == "" {
-		return nil, fieldErr(flag, path, "must name a file")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = fmt.Errorf("%s: %w", pe.Op, pe.Err) // the path is the Value already
-		}
-		return nil, &FieldError{Field: flag, Value: path, Err: err}
-	}
-	return b, nil
-}
-
-// checkSecretLength refuses a secret Normalize would refuse, naming where
-// it came from.
-func checkSecretLength(from string, shown any, s string, what string) error {
-	if err := checkSecret(s); err != nil {
-		return fieldErr(from, shown, "%s%v", what, err)
-	}
-	return nil
-}
-
-func (f *securityFlags) apply(o *Options, given func(...string) bool, lookupEnv func(string) (string, bool)) []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	env := func(name string) source {
-		var v string
-		if lookupEnv != nil {
-			v, _ = lookupEnv(name)
-		}
-		return source{name: name, set: v != "", value: v}
-	}
-
-	// Routes: a secret, the secrets also accepted, or an own PKI.
-	secretEnv := env(EnvSecret)
-	secret, from, err := secretFrom(source{"--secret_file", given("secret_file"), f.secretFile, true}, secretEnv)
-	add(err)
-	if err == nil && secret != "" {
-		shown := any(f.secretFile)
-		if from == EnvSecret {
-			shown = masked(len(secret))
-		}
-		if err := checkSecretLength(from, shown, secret, "the secret "); err != nil {
-			add(err)
-		} else {
-			o.Secret = secret
-		}
-	}
-	acceptedEnv := env(EnvAcceptedSecrets)
-	switch {
-	case given("accepted_secrets_file") && acceptedEnv.set:
-		add(fieldErr(EnvAcceptedSecrets, masked(len(acceptedEnv.value)), "give one of --accepted_secrets_file, %s, not several", EnvAcceptedSecrets))
-	case given("accepted_secrets_file"):
-		b, err := readFile("--accepted_secrets_file", f.acceptedFile)
-		add(err)
-		for i, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimRight(line, "\r")
-			if line == "" {
-				continue
-			}
-			if err := checkSecretLength("--accepted_secrets_file", f.acceptedFile, line, fmt.Sprintf("line %d ", i+1)); err != nil {
-				add(err)
-				continue
-			}
-			o.AcceptedSecrets = append(o.AcceptedSecrets, line)
-		}
-	case acceptedEnv.set:
-		for i, s := range strings.Split(acceptedEnv.value, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			if err := checkSecretLength(EnvAcceptedSecrets, masked(len(acceptedEnv.value)), s, fmt.Sprintf("secret %d ", i+1)); err != nil {
-				add(err)
-				continue
-			}
-			o.AcceptedSecrets = append(o.AcceptedSecrets, s)
-		}
-	}
-	if given("cluster_tlscert", "cluster_tlskey", "cluster_tlscacert") {
-		cfg, ok := &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.RequireAndVerifyClientCert}, true
-		for _, need := range []struct{ flag, v string }{
-			{"--cluster_tlscert", f.clusterCert}, {"--cluster_tlskey", f.clusterKey}, {"--cluster_tlscacert", f.clusterCA},
-		} {
-			if need.v == "" {
-				add(fieldErr(need.flag, need.v, "route TLS needs --cluster_tlscert, --cluster_tlskey and --cluster_tlscacert"))
-				ok = false
-			}
-		}
-		if ok {
-			cert, err := loadKeyPair("--cluster_tlscert", f.clusterCert, "--cluster_tlskey", f.clusterKey)
-			add(err)
-			pool, perr := loadPool("--cluster_tlscacert", f.clusterCA)
-			add(perr)
-			if err == nil && perr == nil {
-				cfg.Certificates, cfg.RootCAs, cfg.ClientCAs = []tls.Certificate{cert}, pool, pool
-				o.RouteTLS = cfg
-			}
-		}
-		if secret != "" {
-			add(fieldErr("--cluster_tlscert", f.clusterCert, "give --secret_file (or %s) or the --cluster_tls flags, not both", EnvSecret))
-			o.RouteTLS = nil
-		}
-	}
-
-	// Clients: TLS as nats-server's flags turn it on: any --tls* flag,
-	// unless --tls=false.
-	if given("tls", "tlscert", "tlskey", "tlscacert", "tlsverify") && !(given("tls") && !f.tls) {
-		ok := true
-		for _, need := range []struct{ flag, v string }{{"--tlscert", f.tlsCert}, {"--tlskey", f.tlsKey}} {
-			if need.v == "" {
-				add(fieldErr(need.flag, need.v, "TLS on the client port needs --tlscert and --tlskey"))
-				ok = false
-			}
-		}
-		if ok {
-			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-			cert, err := loadKeyPair("--tlscert", f.tlsCert, "--tlskey", f.tlsKey)
-			add(err)
-			cfg.Certificates = []tls.Certificate{cert}
-			if f.tlsVerify {
-				cfg.ClientAuth = tls.RequireAndVerifyClientCert
-			}
-			var perr error
-			if given("tlscacert") {
-				cfg.ClientCAs, perr = loadPool("--tlscacert", f.tlsCA)
-				add(perr)
-			}
-			if err == nil && perr == nil {
-				o.ClientTLS = cfg
-			}
-		}
-	}
-
-	// Clients: a user, a token; operators: the system user.
-	pass, passFrom, err := secretFrom(
-		source{"--pass", given("pass"), f.pass, false},
-		source{"--pass_file", given("pass_file"), f.passFile, true},
-		env(EnvPass))
-	add(err)
-	switch {
-	case given("user"):
-		switch err := checkToken(f.user); {
-		case f.user == "":
-			add(fieldErr("--user", f.user, "must not be empty"))
-		case err != nil:
-			add(&FieldError{Field: "--user", Value: f.user, Err: err})
-		case passFrom == "":
-			add(fieldErr("--user", f.user, "needs a password: --pass_file, %s or --pass", EnvPass))
-		case pass != "":
-			o.Users = []User{{Name: f.user, Password: pass}}
-		}
-	case passFrom != "":
-		add(fieldErr(passFrom, "", "is a password for --user, which is not given"))
-	}
-	token, _, err := secretFrom(
-		source{"--auth", given("auth"), f.auth, false},
-		source{"--auth_file", given("auth_file"), f.authFile, true},
-		env(EnvAuth))
-	add(err)
-	o.Token = token
-	sysPass, sysFrom, err := secretFrom(source{"--system_pass_file", given("system_pass_file"), f.systemPassFile, true}, env(EnvSystemPass))
-	add(err)
-	switch {
-	case given("system_user"):
-		switch err := checkToken(f.systemUser); {
-		case f.systemUser == "":
-			add(fieldErr("--system_user", f.systemUser, "must not be empty"))
-		case err != nil:
-			add(&FieldError{Field: "--system_user", Value: f.systemUser, Err: err})
-		case given("user") && f.systemUser == f.user:
-			add(fieldErr("--system_user", f.systemUser, "is also --user: the system user needs a name of its own"))
-		case sysFrom == "":
-			add(fieldErr("--system_user", f.systemUser, "needs a password: --system_pass_file or %s", EnvSystemPass))
-		case sysPass != "":
-			o.SystemUser = User{Name: f.systemUser, Password: sysPass}
-		}
-	case sysFrom != "":
-		add(fieldErr(sysFrom, "", "is a password for --system_user, which is not given"))
-	}
-	return errs
-}
-
-// loadKeyPair loads a certificate and its key, blaming the flag whose file
-// is at fault.
-func loadKeyPair(certFlag, certPath, keyFlag, keyPath string) (tls.Certificate, error) {
-	certPEM, err := readFile(certFlag, certPath)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := readFile(keyFlag, keyPath)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := checkCertificates(certPEM); err != nil {
-		return tls.Certificate{}, &FieldError{Field: certFlag, Value: certPath, Err: err}
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		// The certificates parsed: what is wrong is the key, or that it
-		// does not match. crypto/tls's errors name no content.
-		return tls.Certificate{}, fieldErr(keyFlag, keyPath, "key for %s %q: %w", certFlag, certPath, err)
-	}
-	return cert, nil
-}
-
-// loadPool loads the CA certificates of a PEM file.
-func loadPool(flag, path string) (*x509.CertPool, error) {
-	b, err := readFile(flag, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCertificates(b); err != nil {
-		return nil, &FieldError{Field: flag, Value: path, Err: err}
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(b)
-	return pool, nil
-}
-
-// checkCertificates checks that b is PEM holding at least one certificate,
-// all of which parse. Its errors hold no content of b.
-func checkCertificates(b []byte) error {
-	n := 0
-	for len(b) > 0 {
-		var block *pem.Block
-		block, b = pem.Decode(b)
-		if block == nil {
+// newArgs finds how each flag of fs that args set was typed, walking args
+// as fs.Parse (which succeeded) did: "-name", "--name", "-name=value";
+// a non-boolean flag without "=" takes the next argument as its value;
+// "--" or the first non-flag ends the flags.
+func newArgs(fs *flag.FlagSet, list []string) typedArgs {
+	a := typedArgs{typed: map[string]typedFlag{}}
+	for i := 0; i < len(list); i++ {
+		s := list[i]
+		if len(s) < 2 || s[0] != '-' || s == "--" {
 			break
 		}
-		if block.Type != "CERTIFICATE" {
-			continue
+		dashes := 1
+		if s[1] == '-' {
+			dashes = 2
 		}
-		n++
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("certificate %d: %w", n, err)
+		name, _, hasValue := strings.Cut(s[dashes:], "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			break
+		}
+		a.typed[name] = typedFlag{as: s[:dashes] + name, pos: i}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
+			i++ // the value
 		}
 	}
-	if n == 0 {
-		return errors.New("holds no PEM certificate")
+	return a
+}
+
+// given reports whether any of the flags named was set.
+func (a typedArgs) given(names ...string) bool {
+	for _, n := range names {
+		if _, ok := a.typed[n]; ok {
+			return true
+		}
 	}
-	return nil
+	return false
+}
+
+// as returns how the flag among names that was set last was typed; if none
+// was, "--" and the first name.
+func (a typedArgs) as(names ...string) string {
+	best := typedFlag{as: "--" + names[0], pos: -1}
+	for _, n := range names {
+		if t, ok := a.typed[n]; ok && t.pos > best.pos {
+			best = t
+		}
+	}
+	return best.as
+}
+
+// origin is where FromArgs took an Options field from.
+type origin struct {
+	name  string // the flag as typed, or the environment variable
+	shown any    // what an error shows as the value; nil: Normalize's value
+	note  string // said before Normalize's message, e.g. "line 3"
+}
+
+// origins maps Options fields ("Port", "Users[0].Password") to where
+// FromArgs took them from, to report Normalize's errors in the user's terms.
+type origins map[string]origin
+
+func (or origins) set(field, name string, shown any) {
+	or[field] = origin{name: name, shown: shown}
+}
+
+// defaultFlags name the options a message may mention that no flag set.
+var defaultFlags = map[string]string{
+	"Host": "--addr", "MonitorHost": "--addr", "Port": "--port", "ClusterHost": "--cluster",
+	"ClusterPort": "--cluster", "MonitorPort": "--http_port", "Secret": "--secret_file",
+	"RouteTLS": "--cluster_tlscert", "Users[0]": "--user", "SystemUser": "--system_user",
+}
+
+// flag returns the flag (or variable) that stands for the option field.
+func (or origins) flag(field string) string {
+	for _, f := range []string{field, field + ".Name"} {
+		if o, ok := or[f]; ok {
+			return o.name
+		}
+	}
+	if f, ok := defaultFlags[field]; ok {
+		return f
+	}
+	return field
+}
+
+// rename rewrites Normalize's error err (a *FieldError, or several joined)
+// in the user's terms: each FieldError names the flag or variable that set
+// its field, and so do the messages that mention other options.
+func (or origins) rename(err error) []error {
+	switch e := err.(type) {
+	case *FieldError:
+		r := *e
+		o, ok := or[e.Field]
+		r.Field = or.flag(e.Field)
+		if ok && o.shown != nil {
+			r.Value = o.shown
+		}
+		if m, isMention := r.Err.(*mention); isMention {
+			r.Err = errors.New(m.with(or.flag))
+		}
+		if o.note != "" {
+			r.Err = fmt.Errorf("%s %w", o.note, r.Err)
+		}
+		return []error{&r}
+	case interface{ Unwrap() []error }:
+		var out []error
+		for _, x := range e.Unwrap() {
+			out = append(out, or.rename(x)...)
+		}
+		return out
+	default:
+		return []error{err}
+	}
+}
+
+// splitListenURL takes a route listen URL apart as nats-server's -cluster
+// reads it: nats://host:port (or nats-route://); the host may be empty (the
+// client listen address) or a go-sockaddr template. It checks the URL's
+// form only; Normalize judges the host and the port.
+func splitListenURL(raw string) (host string, port int, err error) {
+	s := strings.TrimSpace(raw)
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", 0, errors.New("want a URL such as nats://localhost:4248")
+	}
+	// Refused before anything quotes the URL: a password may hold "#",
+	// "/" or "?".
+	if strings.Contains(rest, "@") {
+		return "", 0, errors.New("user and password are not supported")
+	}
+	if sc := strings.ToLower(scheme); sc != "nats" && sc != "nats-route" {
+		return "", 0, fmt.Errorf("scheme %q, want nats or nats-route", scheme)
+	}
+	// A go-sockaddr template may hold ":" or "/" (a network); the URL's
+	// own syntax resumes after it.
+	var tmpl string
+	if i := strings.LastIndex(rest, "}}"); strings.HasPrefix(rest, "{{") && i >= 0 {
+		tmpl, rest = rest[:i+2], rest[i+2:]
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if strings.ContainsAny(rest, "/?#") {
+		return "", 0, errors.New("unexpected path, query or fragment")
+	}
+	var ps string
+	if tmpl != "" {
+		host = tmpl
+		if ps, ok = strings.CutPrefix(rest, ":"); !ok {
+			return "", 0, errors.New("want a URL such as nats://{{ GetPrivateIP }}:4248")
+		}
+	} else if host, ps, err = net.SplitHostPort(rest); err != nil {
+		return "", 0, fmt.Errorf("want host:port: %w", err)
+	}
+	if port, err = strconv.Atoi(ps); err != nil {
+		return "", 0, fmt.Errorf("port %q is not a number", ps)
+	}
+	return host, port, nil
 }

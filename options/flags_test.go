@@ -64,7 +64,7 @@ func TestFromArgs(t *testing.T) {
 		{
 			name: "random ports as nats-server writes them",
 			args: "-p -1 -cluster nats://localhost:-1",
-			want: options.Options{Port: 0, ClusterHost: "localhost", ClusterPort: 0},
+			want: options.Options{Port: -1, ClusterHost: "localhost", ClusterPort: -1},
 		},
 		{
 			name: "port zero",
@@ -104,6 +104,11 @@ func TestFromArgs(t *testing.T) {
 		{
 			name: "empty routes start a new mesh",
 			args: "-routes=",
+			want: options.Options{},
+		},
+		{
+			name: "empty cluster name means the default",
+			args: "--cluster_name=",
 			want: options.Options{},
 		},
 		{
@@ -153,30 +158,33 @@ func TestFromArgsFieldErrors(t *testing.T) {
 		value   string
 		wantMsg string // further text the message must contain
 	}{
-		{name: "port not a number", args: "-p abc", field: "--port", value: "abc", wantMsg: "not a number"},
+		{name: "port not a number", args: "-p abc", field: "-p", value: "abc", wantMsg: "not a number"},
 		{name: "port too high", args: "--port 65536", field: "--port", value: "65536", wantMsg: "65535"},
-		{name: "port below -1", args: "-p -2", field: "--port", value: "-2", wantMsg: "-1"},
-		{name: "port empty", args: "-p=", field: "--port", value: ""},
+		{name: "port below -1", args: "-p -2", field: "-p", value: "-2", wantMsg: "-1"},
+		{name: "port empty", args: "-p=", field: "-p", value: ""},
 		{name: "routes scheme http", args: "--routes http://localhost:4248", field: "--routes", value: "http://localhost:4248", wantMsg: `scheme "http"`},
-		{name: "second route bad", args: "-routes nats://a:1,http://b:2", field: "--routes", value: "http://b:2", wantMsg: "http"},
+		{name: "second route bad", args: "-routes nats://a:1,http://b:2", field: "-routes", value: "http://b:2", wantMsg: "http"},
 		{name: "route without port", args: "--routes nats://localhost", field: "--routes", value: "nats://localhost", wantMsg: "port"},
-		{name: "route without scheme", args: "-routes localhost:4248", field: "--routes", value: "localhost:4248", wantMsg: "scheme"},
-		{name: "cluster without scheme", args: "-cluster localhost:4248", field: "--cluster", value: "localhost:4248", wantMsg: "nats://"},
-		{name: "cluster scheme http", args: "-cluster http://localhost:4248", field: "--cluster", value: "http://localhost:4248", wantMsg: `scheme "http"`},
-		{name: "cluster without port", args: "-cluster nats://localhost", field: "--cluster", value: "nats://localhost", wantMsg: "port"},
-		{name: "cluster port too high", args: "-cluster nats://localhost:70000", field: "--cluster", value: "nats://localhost:70000", wantMsg: "70000"},
-		{name: "cluster port not a number", args: "-cluster nats://localhost:x", field: "--cluster", value: "nats://localhost:x", wantMsg: "port"},
-		{name: "cluster with credentials", args: "-cluster nats://u:p@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
-		{name: "cluster with odd password", args: "-cluster nats://u:s3cret#x@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
-		{name: "cluster with password and slash", args: "-cluster nats://u:s3cret/x@localhost:4248", field: "--cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "route without scheme", args: "-routes localhost:4248", field: "-routes", value: "localhost:4248", wantMsg: "scheme"},
+		{name: "cluster without scheme", args: "-cluster localhost:4248", field: "-cluster", value: "localhost:4248", wantMsg: "nats://"},
+		{name: "cluster scheme http", args: "-cluster http://localhost:4248", field: "-cluster", value: "http://localhost:4248", wantMsg: `scheme "http"`},
+		{name: "cluster without port", args: "-cluster nats://localhost", field: "-cluster", value: "nats://localhost", wantMsg: "port"},
+		{name: "cluster port too high", args: "-cluster nats://localhost:70000", field: "-cluster", value: "nats://localhost:70000", wantMsg: "70000"},
+		{name: "cluster port not a number", args: "-cluster nats://localhost:x", field: "-cluster", value: "nats://localhost:x", wantMsg: "port"},
+		{name: "cluster with credentials", args: "-cluster nats://u:p@localhost:4248", field: "-cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "cluster with odd password", args: "-cluster nats://u:s3cret#x@localhost:4248", field: "-cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
+		{name: "cluster with password and slash", args: "-cluster nats://u:s3cret/x@localhost:4248", field: "-cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
 		{name: "route with odd password", args: "--routes nats://u:s3cret#x@localhost:abc", field: "--routes", value: "nats://u:xxxxx@localhost:abc", wantMsg: "port"},
-		{name: "cluster with path", args: "-cluster nats://localhost:4248/x", field: "--cluster", value: "nats://localhost:4248/x", wantMsg: "path"},
-		{name: "cluster bad host", args: "-cluster nats://bad!host:4248", field: "--cluster", value: "nats://bad!host:4248"},
-		{name: "cluster empty", args: "-cluster=", field: "--cluster", value: ""},
-		{name: "cluster_name empty", args: "--cluster_name=", field: "--cluster_name", value: "", wantMsg: "empty"},
+		{name: "cluster with path", args: "-cluster nats://localhost:4248/x", field: "-cluster", value: "nats://localhost:4248/x", wantMsg: "path"},
+		{name: "cluster bad host", args: "-cluster nats://bad!host:4248", field: "-cluster", value: "nats://bad!host:4248"},
+		{name: "cluster empty", args: "-cluster=", field: "-cluster", value: ""},
+		{name: "port typed with one dash", args: "-port 99999", field: "-port", value: "99999", wantMsg: "65535"},
+		{name: "the alias given last is named", args: "--port 1 -p x", field: "-p", value: "x", wantMsg: "not a number"},
+		{name: "monitoring port too high", args: "-m 65536", field: "-m", value: "65536", wantMsg: "65535"},
+		{name: "cluster URL with bad template", args: "--cluster nats://{{~GetNoSuchThing~}}:4248", field: "--cluster", value: "nats://{{ GetNoSuchThing }}:4248", wantMsg: "template"},
 		{name: "cluster_name with space", args: "--cluster_name a~b", field: "--cluster_name", value: "a b", wantMsg: "space"},
-		{name: "name with space", args: "-n a~b", field: "--name", value: "a b", wantMsg: "space"},
-		{name: "addr bad host", args: "-a bad!host", field: "--addr", value: "bad!host"},
+		{name: "name with space", args: "-n a~b", field: "-n", value: "a b", wantMsg: "space"},
+		{name: "addr bad host", args: "-a bad!host", field: "-a", value: "bad!host"},
 		{name: "addr host and port", args: "--addr localhost:4222", field: "--addr", value: "localhost:4222"},
 	}
 	for _, tt := range tests {
@@ -239,15 +247,16 @@ func TestFromArgsOtherErrors(t *testing.T) {
 // TestFromArgsSeveralErrors checks that every bad flag is reported, not only
 // the first.
 func TestFromArgsSeveralErrors(t *testing.T) {
-	_, err := options.FromArgs(split("-p 99999 -cluster http://x:1 --cluster_name="))
+	// Errors of form (the URL) and of value (the port, the name) alike.
+	_, err := options.FromArgs(split("--port 99999 -cluster http://x:1 --cluster_name a~b"))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	var fe *options.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "--port", fe.Field)
-	for _, s := range []string{"--port", "99999", "--cluster", "http://x:1", "--cluster_name"} {
+	for _, s := range []string{"--port=\"99999\"", "-cluster=\"http://x:1\"", "--cluster_name=\"a b\""} {
 		assert.Contains(t, err.Error(), s)
 	}
+	assert.Equal(t, 3, strings.Count(err.Error(), "natsmesh: invalid option"), err.Error())
 }
 
 func TestUsage(t *testing.T) {
@@ -298,9 +307,9 @@ func TestFromArgsAdvertiseAndMonitor(t *testing.T) {
 		{"advertise", []string{"-a", "0.0.0.0", "--client_advertise", "10.0.0.5", "--cluster_advertise", "10.0.0.5:4248"},
 			options.Options{Host: "0.0.0.0", ClientAdvertise: "10.0.0.5", ClusterAdvertise: "10.0.0.5:4248"}},
 		{"monitor", []string{"-m", "8222"}, options.Options{Monitor: true, MonitorPort: 8222}},
-		{"monitor free port", []string{"--http_port", "-1"}, options.Options{Monitor: true}},
+		{"monitor free port", []string{"--http_port", "-1"}, options.Options{Monitor: true, MonitorPort: -1}},
 		{"template in cluster URL", []string{"--cluster", `nats://{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:4248`},
-			options.Options{ClusterHost: "127.0.0.1", ClusterPort: 4248}},
+			options.Options{ClusterHost: `{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}`, ClusterPort: 4248}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,6 +548,9 @@ func TestFromArgsSecurityErrors(t *testing.T) {
 		{name: "password flag and variable", args: "--user alice --pass " + testPass, env: map[string]string{options.EnvPass: testPass}, field: options.EnvPass, value: "<11 " + maskedPrefix, wantMsg: "not several"},
 		{name: "password file missing", args: "--user alice --pass_file $D/missing", field: "--pass_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},
 		{name: "password file empty", args: "--user alice --pass_file $D/empty", field: "--pass_file", value: `"$D/empty"`, wantMsg: "empty"},
+		{name: "token too short", args: "--auth s3cret1", field: "--auth", value: "<7 " + maskedPrefix, wantMsg: "at least 8 bytes"},
+		{name: "password too short", args: "--user alice --pass s3cret1", field: "--pass", value: "<7 " + maskedPrefix, wantMsg: "at least 8 bytes"},
+		{name: "accepted secrets without a secret", args: "--accepted_secrets_file $D/secret2", field: "--accepted_secrets_file", value: `"$D/secret2"`, wantMsg: "needs --secret_file"},
 		{name: "token empty", args: "--auth=", field: "--auth", value: "<0 " + maskedPrefix, wantMsg: "empty"},
 		{name: "token flag and variable", args: "--auth " + testToken, env: map[string]string{options.EnvAuth: testToken}, field: options.EnvAuth, value: "<12 " + maskedPrefix, wantMsg: "not several"},
 		{name: "token file missing", args: "--auth_file $D/missing", field: "--auth_file", value: `"$D/missing"`, wantMsg: noSuchFileMsg},

@@ -22,7 +22,8 @@ type Normalized struct {
 }
 
 // Normalize checks every field and returns a copy with defaults applied and
-// go-sockaddr templates resolved. The first bad field is reported as a
+// go-sockaddr templates resolved. It is the one judge of option values:
+// mesh.Start calls it, and FromArgs checks what the flags give with it. The first bad field is reported as a
 // *FieldError; several are joined with errors.Join. Either way errors.As
 // finds a *FieldError and errors.Is matches ErrInvalid.
 func (o Options) Normalize() (Normalized, error) {
@@ -81,10 +82,13 @@ func (o Options) Normalize() (Normalized, error) {
 
 	for _, p := range []struct {
 		field string
-		v     int
-	}{{"Port", o.Port}, {"ClusterPort", o.ClusterPort}, {"MonitorPort", o.MonitorPort}} {
-		if p.v < 0 || p.v > 65535 {
-			errs = append(errs, fieldErr(p.field, p.v, "must be between 0 (a free port) and 65535"))
+		v     *int
+	}{{"Port", &n.Port}, {"ClusterPort", &n.ClusterPort}, {"MonitorPort", &n.MonitorPort}} {
+		switch {
+		case *p.v < -1 || *p.v > 65535:
+			errs = append(errs, fieldErr(p.field, *p.v, "must be between -1 and 65535 (0 or -1: a free port)"))
+		case *p.v == -1: // nats-server's way of writing a free port
+			*p.v = 0
 		}
 	}
 

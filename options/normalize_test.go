@@ -100,6 +100,15 @@ func TestNormalizeKeepsValues(t *testing.T) {
 			},
 		},
 		{
+			name: "-1 is a free port, as in nats-server",
+			in:   options.Options{Port: -1, ClusterPort: -1, Monitor: true, MonitorPort: -1},
+			check: func(t *testing.T, n options.Normalized) {
+				assert.Zero(t, n.Port)
+				assert.Zero(t, n.ClusterPort)
+				assert.Zero(t, n.MonitorPort)
+			},
+		},
+		{
 			name: "highest ports",
 			in:   options.Options{Port: 65535, ClusterPort: 65534},
 			check: func(t *testing.T, n options.Normalized) {
@@ -139,9 +148,9 @@ func TestNormalizeErrors(t *testing.T) {
 		{name: "name with tab", in: options.Options{Name: "a\tb"}, field: "Name", value: "a\tb", text: `"a\tb"`},
 		{name: "name with control character", in: options.Options{Name: "a\x01"}, field: "Name", value: "a\x01", text: `"a\x01"`},
 		{name: "cluster with space", in: options.Options{Cluster: "my cluster"}, field: "Cluster", value: "my cluster", text: `"my cluster"`},
-		{name: "port -1", in: options.Options{Port: -1}, field: "Port", value: -1, text: "-1"},
+		{name: "port -2", in: options.Options{Port: -2}, field: "Port", value: -2, text: "-2"},
 		{name: "port 65536", in: options.Options{Port: 65536}, field: "Port", value: 65536, text: "65536"},
-		{name: "cluster port -1", in: options.Options{ClusterPort: -1}, field: "ClusterPort", value: -1, text: "-1"},
+		{name: "cluster port -2", in: options.Options{ClusterPort: -2}, field: "ClusterPort", value: -2, text: "-2"},
 		{name: "cluster port 65536", in: options.Options{ClusterPort: 65536}, field: "ClusterPort", value: 65536, text: "65536"},
 		{name: "bad host", in: options.Options{Host: "bad host!"}, field: "Host", value: "bad host!", text: `"bad host!"`},
 		{name: "host with port", in: options.Options{Host: "localhost:4222"}, field: "Host", value: "localhost:4222", text: `"localhost:4222"`},
@@ -176,7 +185,7 @@ func TestNormalizeErrors(t *testing.T) {
 
 // TestNormalizeSeveralErrors checks that every bad field is reported.
 func TestNormalizeSeveralErrors(t *testing.T) {
-	_, err := options.Options{Name: "a b", Port: -1, Seed: "http://x:1", PingInterval: -1}.Normalize()
+	_, err := options.Options{Name: "a b", Port: -2, Seed: "http://x:1", PingInterval: -1}.Normalize()
 	require.Error(t, err)
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	joined, ok := err.(interface{ Unwrap() []error })

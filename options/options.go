@@ -1,10 +1,15 @@
-// Package options holds what a natsmesh user configures: the node's
-// addresses, its seed, failure-detection timings, logging and the hooks
-// through which the application hears about the mesh.
+// Package options holds what a natsmesh user configures: Options (the
+// node's addresses, its seed, failure-detection timings, security, logging,
+// JetStream) and Hooks, through which the application hears about the mesh
+// (Peer, Client, RouteError, Traffic).
 //
 // The zero Options is a valid node: loopback, free ports, a generated name,
-// no seed (it starts a mesh of its own). Package mesh consumes these values;
-// Normalize and FromArgs are exported so programs can check input early.
+// no seed (it starts a mesh of its own). Package mesh consumes these values.
+// Options.Normalize is the one judge of their values: mesh.Start calls it,
+// programs may call it to check input early, and FromArgs, which reads
+// nats-server's command-line flags into Options, reports its verdicts in
+// terms of the flags. A bad value is a *FieldError, matching ErrInvalid;
+// every error starts with "natsmesh: ".
 package options
 
 import (
@@ -46,14 +51,16 @@ type Options struct {
 	// "" means 127.0.0.1 (loopback).
 	Host string
 
-	// Port is the client port. 0 picks a free port.
+	// Port is the client port. 0 (or -1, as nats-server writes it) picks a
+	// free port.
 	Port int
 
 	// ClusterHost is the address the route listener binds to, in the same
 	// forms as Host. "" means the same as Host.
 	ClusterHost string
 
-	// ClusterPort is the route port other nodes seed from. 0 picks a free port.
+	// ClusterPort is the route port other nodes seed from. 0 (or -1) picks
+	// a free port.
 	ClusterPort int
 
 	// ClientAdvertise is the address clients are told to use for this
@@ -130,7 +137,7 @@ type Options struct {
 	// MonitorHost is the monitoring listen address. "" means Host.
 	MonitorHost string
 
-	// MonitorPort is the monitoring port. 0 picks a free port.
+	// MonitorPort is the monitoring port. 0 (or -1) picks a free port.
 	MonitorPort int
 
 	// TrafficInterval is how often Hooks.Traffic is called. 0 turns the

@@ -24,7 +24,8 @@ const MinCredentialLength = 8
 // methods mask the password, so printing or logging a User shows no
 // secret.
 type User struct {
-	// Name is the login name; it must not be empty or hold spaces.
+	// Name is the login name; it must not be empty or hold spaces or
+	// control characters.
 	Name string
 	// Password is the user's password, MinCredentialLength (8) bytes or
 	// more; a bcrypt hash ("$2a$...") is accepted as nats-server does.
@@ -98,12 +99,13 @@ func (o Options) checkSecurity() []error {
 		errs = append(errs, fieldErr("Token", masked(len(o.Token)), "must be at least %d bytes", MinCredentialLength))
 	}
 	if len(o.AcceptedSecrets) > 0 && o.Secret == "" {
-		errs = append(errs, fieldErr("AcceptedSecrets", fmt.Sprintf("<%d secrets, not shown>", len(o.AcceptedSecrets)), "needs Secret: it only widens whom a node with a secret accepts"))
+		errs = append(errs, &FieldError{Field: "AcceptedSecrets", Value: fmt.Sprintf("<%d secrets, not shown>", len(o.AcceptedSecrets)),
+			Err: mentionErr("needs %s: it only widens whom a node with a secret accepts", "Secret")})
 	}
 	if o.RouteTLS != nil {
 		switch {
 		case o.Secret != "":
-			errs = append(errs, fieldErr("RouteTLS", "set", "set Secret or RouteTLS, not both"))
+			errs = append(errs, &FieldError{Field: "RouteTLS", Value: "set", Err: mentionErr("set %s or %s, not both", "Secret", "RouteTLS")})
 		case !hasCertificate(o.RouteTLS):
 			errs = append(errs, fieldErr("RouteTLS", "set", "holds no certificate (Certificates or GetCertificate)"))
 		case o.RouteTLS.RootCAs == nil && o.RouteTLS.ClientCAs == nil:
@@ -116,15 +118,17 @@ func (o Options) checkSecurity() []error {
 
 	names := map[string]string{}
 	checkUser := func(field string, u User) {
+		nameErr := checkToken(u.Name)
 		switch {
 		case u.Name == "":
 			errs = append(errs, fieldErr(field+".Name", u.Name, "must not be empty"))
-		case strings.ContainsAny(u.Name, " \t\r\n"):
-			errs = append(errs, fieldErr(field+".Name", u.Name, "must not contain spaces"))
+		case nameErr != nil:
+			errs = append(errs, &FieldError{Field: field + ".Name", Value: u.Name, Err: nameErr})
 		case len(u.Password) < MinCredentialLength:
 			errs = append(errs, fieldErr(field+".Password", masked(len(u.Password)), "must be at least %d bytes", MinCredentialLength))
 		case names[u.Name] != "":
-			errs = append(errs, fieldErr(field+".Name", u.Name, "is also the name of %s", names[u.Name]))
+			errs = append(errs, &FieldError{Field: field + ".Name", Value: u.Name,
+				Err: mentionErr("is also the name of %s: each login needs a name of its own", names[u.Name])})
 		default:
 			names[u.Name] = field
 		}

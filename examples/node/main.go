@@ -278,9 +278,15 @@ func stockTLS(args []string, lookupEnv func(string) (string, bool), stdout, stde
 	}
 	fmt.Fprintf(stdout, "cluster {\n  name: %s\n", strconv.Quote(cluster))
 	if opts.ClusterPort != 0 || opts.ClusterHost != "" {
-		host := opts.ClusterHost
-		if host == "" {
-			host = "0.0.0.0"
+		host := "0.0.0.0"
+		if opts.ClusterHost != "" {
+			// FromArgsEnv keeps a go-sockaddr template as it is; the stock
+			// server needs the address it stands for.
+			n, err := opts.Normalize()
+			if err != nil {
+				return fail(2, "%v", err)
+			}
+			host = n.ClusterHost
 		}
 		port := opts.ClusterPort
 		if port == 0 {

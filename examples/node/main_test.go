@@ -210,6 +210,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--user", "alice"}, nil, "needs a password"},
 		{[]string{"--pass", alicePass}, nil, "--user, which is not given"},
 		{[]string{"--tls"}, nil, "--tlscert"},
+		{[]string{"-p", "99999"}, nil, `-p="99999"`},
+		{[]string{"-port", "4222", "-m", "4222"}, nil, `-m="4222": is also -port`},
 		{[]string{"stock-tls", "--secret_file", short, "--dir", dir}, nil, "--secret_file"},
 		{[]string{"stock-tls", "--dir", dir}, nil, "needs the mesh's secret"},
 		{[]string{"stock-tls", "--host", "127.0.0.1"}, nil, "--dir is required"},
@@ -349,6 +351,23 @@ func pingServers(t *testing.T, nc *nats.Conn, want int) int {
 		n++
 	}
 	return n
+}
+
+// TestStockTLSTemplate checks that `node stock-tls` writes the address a
+// go-sockaddr template in --cluster stands for, not the template.
+func TestStockTLSTemplate(t *testing.T) {
+	dir := t.TempDir()
+	_, secret := newSecretFile(t, dir, "mesh.secret")
+	loopback := `{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}`
+	code, out, errs := runOnce([]string{"stock-tls", "--dir", filepath.Join(dir, "stock"), "--host", "127.0.0.1",
+		"--cluster", "nats://" + loopback + ":-1"}, map[string]string{"NATSMESH_SECRET": secret})
+	if code != 0 {
+		t.Fatalf("node stock-tls: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, `listen: "127.0.0.1:-1"`) {
+		t.Errorf("the cluster block lacks the resolved listen address:\n%s", out)
+	}
+	noSecrets(t, []string{secret}, out, errs)
 }
 
 // TestStockTLS writes a stock nats-server's files with `node stock-tls`
