@@ -14,7 +14,7 @@ import (
 
 // ErrDiscovery is matched (with errors.Is) by every error a Provider of
 // this package returns, and by the errors of the functions that make them.
-var ErrDiscovery = errors.New(errprefix.Prefix + "seed discovery")
+var ErrDiscovery = errors.New("natsmesh: seed discovery")
 
 // ErrSeed is matched by the errors that report a bad seed URL: given to
 // Static, or in a File (it also matches ErrDiscovery then).

@@ -10,7 +10,7 @@ import (
 
 // ErrInvalid is matched (with errors.Is) by every error that reports a bad
 // option value, from Normalize, FromArgs or mesh.Start.
-var ErrInvalid = errors.New(errprefix.Prefix + "invalid option")
+var ErrInvalid = errors.New("natsmesh: invalid option")
 
 // FieldError reports one option with a bad value. It matches ErrInvalid and
 // whatever Err matches.

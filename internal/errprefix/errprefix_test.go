@@ -3,11 +3,14 @@ package errprefix_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/natsmesh/natsmesh/discovery"
 	"github.com/natsmesh/natsmesh/internal/errprefix"
+	"github.com/natsmesh/natsmesh/options"
 )
 
 func TestInner(t *testing.T) {
@@ -18,4 +21,12 @@ func TestInner(t *testing.T) {
 	assert.ErrorIs(t, outer, sentinel)
 	assert.Nil(t, errprefix.Inner(nil))
 	assert.Equal(t, "no prefix", errprefix.Inner(errors.New("no prefix")).Error())
+}
+
+// TestSentinels checks that the sentinel errors users match with errors.Is
+// start with the prefix.
+func TestSentinels(t *testing.T) {
+	for _, err := range []error{options.ErrInvalid, discovery.ErrDiscovery, discovery.ErrNoSeeds, discovery.ErrSeed} {
+		assert.True(t, strings.HasPrefix(err.Error(), errprefix.Prefix), err.Error())
+	}
 }
