@@ -150,3 +150,42 @@ func loopbackName(t *testing.T) string {
 	require.NotEmpty(t, name)
 	return name
 }
+
+func TestResolveAdvertise(t *testing.T) {
+	tests := []struct {
+		spec string
+		host string
+		port int
+		bad  string // a substring of the error; "" for none
+	}{
+		{spec: "", host: "", port: 0},
+		{spec: "  ", host: "", port: 0},
+		{spec: "10.0.0.5", host: "10.0.0.5"},
+		{spec: "10.0.0.5:4248", host: "10.0.0.5", port: 4248},
+		{spec: "nats.example.com:1", host: "nats.example.com", port: 1},
+		{spec: "[::1]:65535", host: "::1", port: 65535},
+		{spec: "::1", host: "::1"},
+		{spec: loopbackV4 + ":4248", host: "127.0.0.1", port: 4248},
+		{spec: "h:0", bad: `port "0"`},
+		{spec: "h:65536", bad: `port "65536"`},
+		{spec: "h:x", bad: `port "x"`},
+		{spec: "0.0.0.0", bad: "wildcard"},
+		{spec: "[::]:4248", bad: "wildcard"},
+		{spec: "bad!host", bad: "neither"},
+		{spec: "{{ nope }}", bad: "template"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			host, port, err := address.ResolveAdvertise(tt.spec)
+			if tt.bad != "" {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, address.ErrAddress)
+				assert.Contains(t, err.Error(), tt.bad)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.host, host)
+			assert.Equal(t, tt.port, port)
+		})
+	}
+}
