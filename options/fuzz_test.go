@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -78,7 +79,8 @@ var agreements = []agreement{
 	{name: "cluster port", flags: func(v string) ([]string, map[string]string) {
 		return []string{"-cluster_listen", "nats-route://127.0.0.1:" + v}, nil
 	}, opts: func(v string) (options.Options, bool) {
-		p, err := strconv.Atoi(v)
+		// FromArgs trims the URL, so the port's trailing blanks.
+		p, err := strconv.Atoi(strings.TrimRightFunc(v, unicode.IsSpace))
 		return options.Options{ClusterHost: "127.0.0.1", ClusterPort: p}, err == nil
 	}, both: func(v string) bool { return !strings.ContainsAny(v, "/?#@") && strings.TrimSpace(v) == v }, fields: []string{"-cluster_listen"}},
 	{name: "secret", flags: env1(options.EnvSecret), opts: func(v string) (options.Options, bool) {
