@@ -89,9 +89,11 @@ const HookBacklogWarn = 4096
 // without limit; the first drop is logged at WARN, and how many were
 // dropped when the backlog has drained. PeerJoined, PeerLeft and
 // PeerRemoved are never dropped: there are only as many of them as
-// membership changes. A queued event holds about 0.5 KiB, so a full
-// backlog holds some tens of MiB.
-const HookBacklogLimit = 65536
+// membership changes. A queued event holds about 0.6 KiB (a 504-byte
+// slot and the client's strings; BenchmarkBlockedHook measures it), so a
+// full backlog holds 10 to 20 MiB: a few seconds of churn at thousands of
+// clients per second behind a hook that blocks.
+const HookBacklogLimit = 16384
 
 // HookStats describes a node's hook dispatcher, which calls the hooks one
 // at a time, in order, from a goroutine of its own, with the events that
@@ -254,7 +256,7 @@ func (d *dispatcher) stop() {
 
 // shrinkAbove is the queue capacity above which an emptied queue's array is
 // let go, so that a backlog that has drained does not keep its memory.
-const shrinkAbove = 1024
+const shrinkAbove = 64
 
 func (d *dispatcher) run() {
 	defer close(d.done)
