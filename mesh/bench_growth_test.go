@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natsmesh/natsmesh/mesh"
 	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
@@ -117,5 +116,4 @@ func BenchmarkBlockedHook(b *testing.B) {
 	}
 	b.ReportMetric(med(free, rate), "free-cycles/s")
 	b.ReportMetric(med(blocked, rate)/med(free, rate), "blocked/free")
-	_ = mesh.HookBacklogWarn
 }
