@@ -15,21 +15,30 @@ type row struct{ figure, mesh, raw, ratio, target, met string }
 
 const notRun = "not run"
 
-// rows turns the results into the table, figures in the order of the
-// issue: formation, membership events, throughput, round trips, memory,
-// resume; then routes sealed by a Secret (formation, throughput).
+// rows turns the results into the table, figures in the order of issue
+// 12: Start, formation (sequential and concurrent start), membership
+// events, idle CPU, client churn and a blocked hook; then the older
+// figures: throughput, round trips, memory, resume, and routes sealed by a
+// Secret (formation, throughput).
 func (r *results) rows() []row {
-	var rows []row
-	for _, n := range []int{3, 9, 32} {
+	rows := r.startRows()
+	for _, f := range []struct {
+		nodes int
+		seq   bool
+	}{{3, true}, {3, false}, {9, false}, {32, true}, {32, false}} {
 		target, limit := "—", 0.0
-		switch n {
+		switch f.nodes {
 		case 3:
-			target, limit = "≤ 0.25×", 0.25
+			target, limit = "≤ 0.15×", 0.15
 		case 32:
 			target, limit = "≤ 0.5×", 0.5
 		}
-		fig := fmt.Sprintf("Cold start to full mesh, %d nodes", n)
-		p, ok := r.point(n)
+		order, points := "concurrent", r.formation
+		if f.seq {
+			order, points = "sequential", r.sequential
+		}
+		fig := fmt.Sprintf("Formation, %s start, %d nodes", order, f.nodes)
+		p, ok := point(points, f.nodes)
 		if !ok {
 			rows = append(rows, row{fig, notRun, notRun, "", target, "—"})
 			continue
@@ -40,7 +49,7 @@ func (r *results) rows() []row {
 		if limit > 0 {
 			met = yesNo(ratio <= limit)
 		}
-		rows = append(rows, row{fig, fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
+		rows = append(rows, row{fmt.Sprintf("%s, median of %d", fig, len(p.mesh)), fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
 	}
 
 	events := func(name string, ds []time.Duration) row {
@@ -53,6 +62,8 @@ func (r *results) rows() []row {
 	rows = append(rows,
 		events("PeerJoined after the route opened", r.joins),
 		events("PeerLeft after the peer's Shutdown", r.leaves))
+	rows = append(rows, r.idleRows()...)
+	rows = append(rows, r.churnRows()...)
 
 	for _, size := range []int{128, 16 << 10} {
 		t := r.tput[size]
@@ -97,8 +108,9 @@ func (r *results) rows() []row {
 	return append(rows, r.secureRows()...)
 }
 
-func (r *results) point(n int) (formationPoint, bool) {
-	for _, p := range r.formation {
+// point returns the point of n nodes among points, if it was measured.
+func point(points []formationPoint, n int) (formationPoint, bool) {
+	for _, p := range points {
 		if p.nodes == n && len(p.mesh) > 0 && len(p.raw) > 0 {
 			return p, true
 		}

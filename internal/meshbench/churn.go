@@ -123,7 +123,7 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 	// Closing the cluster with a blocked hook: release it first.
 	defer open()
 
-	quiesce(50*time.Millisecond, 2*time.Second)
+	quiesce(50*time.Millisecond, time.Second)
 	res.HeapBefore = sample().heap
 	stopPeak := make(chan struct{})
 	peakDone := make(chan float64)
