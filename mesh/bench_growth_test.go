@@ -7,9 +7,16 @@ import (
 	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
 
-// churnFor is how long each side of BenchmarkClientChurn churns per
-// iteration.
-const churnFor = time.Second
+// churnFor returns how long each side of BenchmarkClientChurn and
+// BenchmarkBlockedHook churns per iteration: a second, or a fifth of one
+// under the race detector (CI's smoke pass, where the figures mean
+// nothing).
+func churnFor() time.Duration {
+	if raceEnabled() {
+		return 200 * time.Millisecond
+	}
+	return time.Second
+}
 
 // BenchmarkClientChurn measures client churn on a 3-node cluster (see
 // meshbench.RunChurn): clients connecting and closing over TCP as fast as
@@ -27,7 +34,7 @@ func BenchmarkClientChurn(b *testing.B) {
 	var hooks, raw []mb.Churn
 	for i := 0; i < b.N; i++ {
 		for _, kind := range alternate(i, mb.MeshHooks, mb.Raw) {
-			c, err := mb.RunChurn(kind, false, churnFor)
+			c, err := mb.RunChurn(kind, false, churnFor())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -82,7 +89,7 @@ func BenchmarkBlockedHook(b *testing.B) {
 	var blocked, free []mb.Churn
 	for i := 0; i < b.N; i++ {
 		for _, block := range alternate(i, true, false) {
-			c, err := mb.RunChurn(mb.MeshHooks, block, churnFor)
+			c, err := mb.RunChurn(mb.MeshHooks, block, churnFor())
 			if err != nil {
 				b.Fatal(err)
 			}
