@@ -115,28 +115,35 @@ func parseNodes(s string) ([]int, error) {
 func run(cfg config, out, log io.Writer, svgPath string, markdown bool) error {
 	m := machineNote()
 	fmt.Fprintf(log, "bench: %s\n", m)
-	res := &results{cfg: cfg}
+	res := &results{cfg: cfg, failed: map[string]error{}}
 	began := time.Now()
 	steps := []struct {
 		what string
 		do   func(*results, io.Writer) error
 	}{
-		{"start", measureStart},
-		{"formation", measureFormation},
-		{"sequential formation", measureSequential},
-		{"peer events", measurePeerEvents},
-		{"idle CPU", measureIdleCPU},
-		{"client churn", measureChurn},
-		{"throughput", measureThroughput},
-		{"request/reply", measureRequestReply},
-		{"idle memory", measureMemory},
-		{"resume", measureResume},
-		{"security", measureSecurity},
+		{stepStart, measureStart},
+		{stepFormation, measureFormation},
+		{stepSequential, measureSequential},
+		{stepPeerEvents, measurePeerEvents},
+		{stepIdleCPU, measureIdleCPU},
+		{stepChurn, measureChurn},
+		{stepThroughput, measureThroughput},
+		{stepRequestReply, measureRequestReply},
+		{stepMemory, measureMemory},
+		{stepResume, measureResume},
+		{stepSecurity, measureSecurity},
 	}
+	// A step that fails (a mesh that did not form on a loaded machine)
+	// does not lose the others' figures: its rows say it failed, and run
+	// returns an error once everything is printed.
+	var failed []string
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.do(res, log); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
+			fmt.Fprintf(log, "bench: %s failed: %v\n", s.what, err)
+			res.failed[s.what] = err
+			failed = append(failed, s.what)
+			continue
 		}
 		fmt.Fprintf(log, "bench: %s done in %s\n", s.what, time.Since(start).Round(time.Millisecond))
 	}
@@ -159,12 +166,31 @@ func run(cfg config, out, log io.Writer, svgPath string, markdown bool) error {
 		}
 		fmt.Fprintf(log, "bench: plot written to %s\n", svgPath)
 	}
+	if len(failed) > 0 {
+		return fmt.Errorf("not measured (see the log above): %s", strings.Join(failed, ", "))
+	}
 	return nil
 }
+
+// The steps of a run, by name.
+const (
+	stepStart        = "start"
+	stepFormation    = "formation"
+	stepSequential   = "sequential formation"
+	stepPeerEvents   = "peer events"
+	stepIdleCPU      = "idle CPU"
+	stepChurn        = "client churn"
+	stepThroughput   = "throughput"
+	stepRequestReply = "request/reply"
+	stepMemory       = "idle memory"
+	stepResume       = "resume"
+	stepSecurity     = "security"
+)
 
 // results holds every measurement of one run.
 type results struct {
 	cfg        config
+	failed     map[string]error // by step
 	formation  []formationPoint
 	joins      []time.Duration
 	leaves     []time.Duration

@@ -145,3 +145,29 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("output does not end with the plot's code block:\n%s", text)
 	}
 }
+
+// TestFailedStep: a step that failed has one row saying so in place of
+// its figures, and the others are still printed.
+func TestFailedStep(t *testing.T) {
+	r := &results{cfg: tiny, failed: map[string]error{
+		stepSequential: errors.New("did not form"),
+		stepChurn:      errors.New("refused"),
+	}}
+	var out bytes.Buffer
+	printTable(&out, r.rows())
+	text := out.String()
+	for _, want := range []string{
+		"| sequential formation: not measured ", "| client churn: not measured ",
+		"| mesh.Start vs bare nats-server start", "| Idle CPU, 3 nodes",
+		"| Formation, concurrent start, 3 nodes",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("table lacks %q:\n%s", want, text)
+		}
+	}
+	for _, gone := range []string{"Formation, sequential start", "Client churn, 3 nodes"} {
+		if strings.Contains(text, gone) {
+			t.Errorf("table has %q, from a failed step:\n%s", gone, text)
+		}
+	}
+}

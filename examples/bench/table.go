@@ -19,13 +19,46 @@ const notRun = "not run"
 // 12: Start, formation (sequential and concurrent start), membership
 // events, idle CPU, client churn and a blocked hook; then the older
 // figures: throughput, round trips, memory, resume, and routes sealed by a
-// Secret (formation, throughput).
+// Secret (formation, throughput). A step that failed has one row saying
+// so instead of its figures.
 func (r *results) rows() []row {
-	rows := r.startRows()
+	var rows []row
+	for _, sec := range []struct {
+		step string // the step whose results the rows show
+		rows func() []row
+	}{
+		{stepStart, r.startRows},
+		{stepSequential, func() []row { return r.formationRows(true) }},
+		{stepFormation, func() []row { return r.formationRows(false) }},
+		{stepPeerEvents, r.eventRows},
+		{stepIdleCPU, r.idleRows},
+		{stepChurn, r.churnRows},
+		{stepThroughput, r.throughputRows},
+		{stepRequestReply, r.rttRows},
+		{stepMemory, r.memoryRows},
+		{stepResume, r.resumeRows},
+		{stepSecurity, r.secureRows},
+	} {
+		if _, failed := r.failed[sec.step]; failed { // the error is on the log
+			rows = append(rows, row{sec.step + ": not measured", "failed", "", "", "", "**no**"})
+			continue
+		}
+		rows = append(rows, sec.rows()...)
+	}
+	return rows
+}
+
+// formationRows are the rows of sequential or concurrent formation: 3 and
+// 32 nodes, and 9 for concurrent.
+func (r *results) formationRows(seq bool) []row {
+	var rows []row
 	for _, f := range []struct {
 		nodes int
 		seq   bool
-	}{{3, true}, {3, false}, {9, false}, {32, true}, {32, false}} {
+	}{{3, true}, {32, true}, {3, false}, {9, false}, {32, false}} {
+		if f.seq != seq {
+			continue
+		}
 		target, limit := "—", 0.0
 		switch f.nodes {
 		case 3:
@@ -52,6 +85,11 @@ func (r *results) rows() []row {
 		rows = append(rows, row{fmt.Sprintf("%s, median of %d", fig, len(p.mesh)), fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
 	}
 
+	return rows
+}
+
+// eventRows are the rows of PeerJoined and PeerLeft latency.
+func (r *results) eventRows() []row {
 	events := func(name string, ds []time.Duration) row {
 		p50, p99 := mb.Percentile(ds, 50), mb.Percentile(ds, 99)
 		return row{
@@ -59,12 +97,15 @@ func (r *results) rows() []row {
 			fmtDur(p50) + " / " + fmtDur(p99), "no hooks", "", "p99 ≤ 5 ms", yesNo(p99 <= 5*time.Millisecond),
 		}
 	}
-	rows = append(rows,
+	return []row{
 		events("PeerJoined after the route opened", r.joins),
-		events("PeerLeft after the peer's Shutdown", r.leaves))
-	rows = append(rows, r.idleRows()...)
-	rows = append(rows, r.churnRows()...)
+		events("PeerLeft after the peer's Shutdown", r.leaves),
+	}
+}
 
+// throughputRows are the rows of cross-node throughput.
+func (r *results) throughputRows() []row {
+	var rows []row
 	for _, size := range []int{128, 16 << 10} {
 		t := r.tput[size]
 		name := fmt.Sprintf("Throughput across nodes, %s", fmtSize(size))
@@ -73,6 +114,12 @@ func (r *results) rows() []row {
 			row{name + ", every hook on", fmtRate(t.on), fmtRate(t.raw), fmtRatio(t.onRaw), "≥ 0.95×", yesNo(t.onRaw >= 0.95)})
 	}
 
+	return rows
+}
+
+// rttRows are the rows of request/reply round trips.
+func (r *results) rttRows() []row {
+	var rows []row
 	for _, inProcess := range []bool{false, true} {
 		rt := r.rtt[inProcess]
 		how := "TCP"
@@ -86,6 +133,12 @@ func (r *results) rows() []row {
 		})
 	}
 
+	return rows
+}
+
+// memoryRows are the rows of an idle node's memory.
+func (r *results) memoryRows() []row {
+	var rows []row
 	mem := func(name string, f func(mb.Memory) float64, format func(float64) string) row {
 		m, rw := medianMem(r.mem[mb.Mesh], f), medianMem(r.mem[mb.Raw], f)
 		ratio := ""
@@ -100,12 +153,17 @@ func (r *results) rows() []row {
 		mem("resident set", func(m mb.Memory) float64 { return m.RSSBytes }, kib),
 		mem("goroutines", func(m mb.Memory) float64 { return m.Goroutines }, func(x float64) string { return fmt.Sprintf("%.0f", x) }))
 
+	return rows
+}
+
+// resumeRows is the row of a subscriber resuming after its node's
+// Shutdown.
+func (r *results) resumeRows() []row {
 	m, rw := mb.Percentile(r.resume[mb.Mesh], 50), mb.Percentile(r.resume[mb.Raw], 50)
-	rows = append(rows, row{
+	return []row{{
 		fmt.Sprintf("Subscriber resumes after its node's Shutdown, median of %d", len(r.resume[mb.Mesh])),
 		fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
-	})
-	return append(rows, r.secureRows()...)
+	}}
 }
 
 // point returns the point of n nodes among points, if it was measured.
