@@ -148,7 +148,7 @@ func run(cfg config, out, log io.Writer, svgPath string, markdown bool) error {
 		fmt.Fprintf(log, "bench: %s done in %s\n", s.what, time.Since(start).Round(time.Millisecond))
 	}
 	if markdown {
-		printMarkdown(out, res, m, time.Since(began))
+		printMarkdown(out, res, m, time.Since(began), svgPath)
 	} else {
 		fmt.Fprintf(out, "Machine: %s\n\n", m)
 		printTable(out, res.rows())

@@ -130,7 +130,7 @@ func TestMarkdown(t *testing.T) {
 		{nodes: 32, mesh: []time.Duration{180 * time.Millisecond}, raw: []time.Duration{200 * time.Millisecond}},
 	}}
 	var out bytes.Buffer
-	printMarkdown(&out, r, "test machine", 42*time.Second)
+	printMarkdown(&out, r, "test machine", 42*time.Second, "docs/formation.svg")
 	text := out.String()
 	for _, want := range []string{
 		"## Latest run\n", "<!-- table: go run ./examples/bench -markdown -->\nMachine: test machine\n",
@@ -141,8 +141,8 @@ func TestMarkdown(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if !strings.HasSuffix(text, "```\n") {
-		t.Errorf("output does not end with the plot's code block:\n%s", text)
+	if !strings.HasSuffix(text, "```\n\n![Time from cold start to full mesh against the number of nodes, natsmesh and raw nats-server](docs/formation.svg)\n") {
+		t.Errorf("output does not end with the plot's code block and the SVG:\n%s", text)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,8 +50,9 @@ func printPlot(w io.Writer, points []formationPoint) {
 
 // printMarkdown prints the results as the "Latest run" section of
 // BENCHMARKS.md: the machine, the table between the markers the file
-// uses, how long the run took, and the text plot.
-func printMarkdown(w io.Writer, r *results, machine string, took time.Duration) {
+// uses, how long the run took, the text plot, and the SVG plot at svgPath
+// unless it is "".
+func printMarkdown(w io.Writer, r *results, machine string, took time.Duration, svgPath string) {
 	fmt.Fprintln(w, "## Latest run")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "<!-- table: go run ./examples/bench -markdown -->")
@@ -62,4 +64,7 @@ func printMarkdown(w io.Writer, r *results, machine string, took time.Duration) 
 	fmt.Fprintln(w, "```text")
 	printPlot(w, r.formation)
 	fmt.Fprintln(w, "```")
+	if svgPath != "" {
+		fmt.Fprintf(w, "\n![Time from cold start to full mesh against the number of nodes, natsmesh and raw nats-server](%s)\n", filepath.ToSlash(svgPath))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -297,13 +298,19 @@ func (r *lagRecorder) results() (connect, disconnect []time.Duration, calls int)
 }
 
 // warnCounter counts, per node, the WARN lines that say its hooks fall
-// behind; it drops every other line.
+// behind; it drops the other lines about the hook backlog and passes
+// every other warning and error to standard error, as a node without a
+// Logger does.
 type warnCounter struct {
 	mu    sync.Mutex
 	count map[string]int
 }
 
-func (w *warnCounter) handler(node string) slog.Handler { return &warnHandler{w: w, node: node} }
+func (w *warnCounter) handler(node string) slog.Handler {
+	next := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}).
+		WithAttrs([]slog.Attr{slog.String("node", node)})
+	return &warnHandler{w: w, node: node, next: next}
+}
 
 // nodes returns how many nodes warned, and how many warnings there were.
 func (w *warnCounter) nodes() (nodes, lines int) {
@@ -318,14 +325,18 @@ func (w *warnCounter) nodes() (nodes, lines int) {
 type warnHandler struct {
 	w    *warnCounter
 	node string
+	next slog.Handler
 }
 
 func (h *warnHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
 func (h *warnHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h *warnHandler) WithGroup(string) slog.Handler                { return h }
-func (h *warnHandler) Handle(_ context.Context, r slog.Record) error {
-	if r.Level != slog.LevelWarn || !strings.Contains(r.Message, "hooks are falling behind") {
+func (h *warnHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "hook backlog") {
 		return nil
+	}
+	if r.Level != slog.LevelWarn || !strings.Contains(r.Message, "hooks are falling behind") {
+		return h.next.Handle(ctx, r)
 	}
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
