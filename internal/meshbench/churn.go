@@ -124,8 +124,8 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 	// Closing the cluster with a blocked hook: release it first.
 	defer open()
 
-	quiesce(50*time.Millisecond, time.Second)
-	res.HeapBefore = sample().heap
+	quiesce(20*time.Millisecond, 300*time.Millisecond)
+	res.HeapBefore = liveHeap()
 	stopPeak := make(chan struct{})
 	peakDone := make(chan float64)
 	go watchPeak(stopPeak, peakDone)
@@ -142,7 +142,7 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 			return res, err
 		}
 	}
-	res.HeapAfter = sample().heap
+	res.HeapAfter = liveHeap()
 	for _, n := range c.Nodes {
 		s := n.HookStats()
 		res.Backlog += s.Backlog
@@ -158,7 +158,7 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 		if err := drained(c.Nodes); err != nil {
 			return res, err
 		}
-		res.HeapDrained = sample().heap
+		res.HeapDrained = liveHeap()
 	}
 	res.ConnectLag, res.DisconnectLag, res.Hooked = rec.results()
 	return res, nil
@@ -241,6 +241,14 @@ func drained(nodes []*mesh.Node) error {
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// liveHeap returns HeapAlloc after a full garbage collection.
+func liveHeap() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc)
 }
 
 // watchPeak sends the largest HeapAlloc seen, every 20 ms, once stop is
