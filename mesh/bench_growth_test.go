@@ -26,7 +26,8 @@ func churnFor() time.Duration {
 // "hooks/raw"); ClientConnected and ClientDisconnected latency from the
 // server's accept or close to the hook ("connect-p50-ms",
 // "connect-p99-ms", "disconnect-p99-ms"); the share of connects and
-// disconnects that reached a hook ("hooked/expected"); the peak heap
+// disconnects that reached a hook ("hooked/expected") and the advisories
+// lost before the nodes read them ("missed", HookStats.Missed); the peak heap
 // growth during the churn ("hooks-peak-KiB", "raw-peak-KiB") and what
 // stayed once the hooks caught up ("hooks-after-KiB", "raw-after-KiB").
 // No target: figures to know.
@@ -56,10 +57,10 @@ func BenchmarkClientChurn(b *testing.B) {
 	peak := func(c mb.Churn) float64 { return (c.HeapPeak - c.HeapBefore) / 1024 }
 	after := func(c mb.Churn) float64 { return (c.HeapAfter - c.HeapBefore) / 1024 }
 	var conn, disc []time.Duration
-	hooked, expected := 0, 0
+	hooked, expected, missed := 0, 0, uint64(0)
 	for _, c := range hooks {
 		conn, disc = append(conn, c.ConnectLag...), append(disc, c.DisconnectLag...)
-		hooked, expected = hooked+c.Hooked, expected+2*c.Cycles
+		hooked, expected, missed = hooked+c.Hooked, expected+2*c.Cycles, missed+c.Missed
 	}
 	b.ReportMetric(med(hooks, rate), "hooks-cycles/s")
 	b.ReportMetric(med(raw, rate), "raw-cycles/s")
@@ -68,6 +69,7 @@ func BenchmarkClientChurn(b *testing.B) {
 	b.ReportMetric(mb.Ms(mb.Percentile(conn, 99)), "connect-p99-ms")
 	b.ReportMetric(mb.Ms(mb.Percentile(disc, 99)), "disconnect-p99-ms")
 	b.ReportMetric(float64(hooked)/float64(max(expected, 1)), "hooked/expected")
+	b.ReportMetric(float64(missed), "missed")
 	b.ReportMetric(med(hooks, peak), "hooks-peak-KiB")
 	b.ReportMetric(med(raw, peak), "raw-peak-KiB")
 	b.ReportMetric(med(hooks, after), "hooks-after-KiB")

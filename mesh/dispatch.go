@@ -115,6 +115,11 @@ type HookStats struct {
 	// (their hook called), Dropped those dropped because the backlog had
 	// reached HookBacklogLimit. Both count from the node's start.
 	Delivered, Dropped uint64
+	// Missed counts nats-server's client advisories lost before the node
+	// could read them (more than 4096 unread: the node's own reader, not
+	// a hook, fell behind), so client hooks were not called for them. It
+	// is counted while the node runs (0 once it has stopped).
+	Missed uint64
 }
 
 // HookStats returns what the node's hook dispatcher is doing: how many
@@ -128,7 +133,15 @@ func (n *Node) HookStats() HookStats {
 	if n == nil || n.disp == nil {
 		return HookStats{}
 	}
-	return n.disp.stats()
+	s := n.disp.stats()
+	if w := n.clients; w != nil {
+		for _, sub := range w.subs {
+			if d, err := sub.Dropped(); err == nil && d > 0 {
+				s.Missed += uint64(d)
+			}
+		}
+	}
+	return s
 }
 
 // dispatcher delivers events to the hooks from a goroutine of its own, one

@@ -199,6 +199,7 @@ func TestNodeHookStats(t *testing.T) {
 	assert.Equal(t, "ClientConnected", s.Running)
 	assert.Equal(t, uint64(1), s.Delivered)
 	assert.Zero(t, s.Dropped)
+	assert.Zero(t, s.Missed)
 	assert.Positive(t, s.Oldest)
 	assert.Equal(t, 1, logs.count(slog.LevelWarn, "hooks are falling behind"))
 

@@ -139,7 +139,7 @@ func (r *results) churnRows() []row {
 		{churn + ": connects+closes", rate(h), rate(rw), ratio, "—", "—"},
 		{fmt.Sprintf("%s: ClientConnected p50 / p99 of %d", churn, len(h.ConnectLag)), lag(h.ConnectLag), "no hooks", "", "—", "—"},
 		{fmt.Sprintf("%s: ClientDisconnected p50 / p99 of %d", churn, len(h.DisconnectLag)), lag(h.DisconnectLag), "no hooks", "", "—", "—"},
-		{churn + ": hook calls / connects+closes", fmt.Sprintf("%d / %d", h.Hooked, 2*h.Cycles), "no hooks", "", "all", yesNo(h.Hooked == 2*h.Cycles)},
+		{churn + ": hook calls / connects+closes", fmt.Sprintf("%d / %d (%d missed)", h.Hooked, 2*h.Cycles, h.Missed), "no hooks", "", "all", yesNo(h.Hooked == 2*h.Cycles)},
 		{churn + ": peak heap growth", kib(h.HeapPeak - h.HeapBefore), kib(rw.HeapPeak - rw.HeapBefore), peakRatio, "—", "—"},
 		{"Blocked ClientConnected hook: backlog growth", fmt.Sprintf("%.0f events/s", float64(b.Backlog)/b.Elapsed.Seconds()), "no hooks", "", "—", "—"},
 		{"Blocked ClientConnected hook: heap per queued event", fmt.Sprintf("%.0f B", b.BacklogBytes()), "no hooks", "", "—", "—"},

@@ -55,14 +55,14 @@ type Churn struct {
 	// released, so with the backlog); HeapDrained, with a blocked hook,
 	// the live heap once it was released and the backlog drained.
 	HeapBefore, HeapPeak, HeapAfter, HeapDrained float64
-	// Backlog, MaxBacklog and Dropped sum Node.HookStats over the nodes
+	// Backlog, MaxBacklog, Dropped and Missed sum Node.HookStats over the nodes
 	// when the churn ended (before a blocked hook is released); Warned is
 	// how many nodes logged that their hooks fall behind, Crowded how many
 	// had a MaxBacklog of at least mesh.HookBacklogWarn, and Warnings
 	// how many such lines there were in all (one per crowded node is
 	// right).
 	Backlog, MaxBacklog       int
-	Dropped                   uint64
+	Dropped, Missed           uint64
 	Warned, Crowded, Warnings int
 }
 
@@ -148,6 +148,7 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 		res.Backlog += s.Backlog
 		res.MaxBacklog += s.MaxBacklog
 		res.Dropped += s.Dropped
+		res.Missed += s.Missed
 		if s.MaxBacklog >= mesh.HookBacklogWarn {
 			res.Crowded++
 		}
