@@ -267,10 +267,6 @@ func (d *dispatcher) stop() {
 	}
 }
 
-// shrinkAbove is the queue capacity above which an emptied queue's array is
-// let go, so that a backlog that has drained does not keep its memory.
-const shrinkAbove = 64
-
 func (d *dispatcher) run() {
 	defer close(d.done)
 	for {
@@ -283,9 +279,9 @@ func (d *dispatcher) run() {
 		if len(d.queue) == 0 {
 			drained, drops := d.warned || d.dropWarned, d.episodeDrops
 			d.warned, d.dropWarned, d.episodeDrops = false, false, 0
-			if cap(d.queue) > shrinkAbove {
-				d.queue = nil
-			}
+			// Let the array go: the slice may point into a large one,
+			// which a drained backlog must not keep.
+			d.queue = nil
 			d.mu.Unlock()
 			switch {
 			case drops > 0:

@@ -186,6 +186,8 @@ func TestNodeHookStats(t *testing.T) {
 	n.disp.warnAt = 5
 	n.disp.mu.Unlock()
 
+	// Connections from elsewhere (another process dialling a port it
+	// once had) would be reported too: counts are at least, not exactly.
 	const clients = 12
 	for i := range clients {
 		nc, err := nats.Connect(n.ClientURL(), nats.Name("churn"))
@@ -193,10 +195,11 @@ func TestNodeHookStats(t *testing.T) {
 		t.Cleanup(nc.Close)
 	}
 	waitFor(t, "every connect queued behind the blocked hook", func() bool {
-		return n.HookStats().Backlog == clients-1
+		return n.HookStats().Backlog >= clients-1
 	})
 	s := n.HookStats()
 	assert.Equal(t, "ClientConnected", s.Running)
+	assert.Positive(t, s.RunningFor)
 	assert.Equal(t, uint64(1), s.Delivered)
 	assert.Zero(t, s.Dropped)
 	assert.Zero(t, s.Missed)
@@ -206,7 +209,7 @@ func TestNodeHookStats(t *testing.T) {
 	g.release()
 	waitFor(t, "the backlog drained", func() bool {
 		s := n.HookStats()
-		return s.Backlog == 0 && s.Delivered == clients
+		return s.Backlog == 0 && s.Delivered >= clients
 	})
 	n.Shutdown()
 	assert.Zero(t, n.HookStats().Backlog)
