@@ -126,6 +126,10 @@ func (r *results) churnRows() []row {
 	if rw.Rate() > 0 {
 		ratio = fmtRatio(h.Rate() / rw.Rate())
 	}
+	cpuRatio := ""
+	if rw.CPUPerCycle() > 0 {
+		cpuRatio = fmtRatio(float64(h.CPUPerCycle()) / float64(rw.CPUPerCycle()))
+	}
 	peakRatio := ""
 	if rw.HeapPeak-rw.HeapBefore > 0 {
 		peakRatio = fmtRatio((h.HeapPeak - h.HeapBefore) / (rw.HeapPeak - rw.HeapBefore))
@@ -137,6 +141,7 @@ func (r *results) churnRows() []row {
 	const churn = "Client churn, 3 nodes, every hook on"
 	return []row{
 		{churn + ": connects+closes", rate(h), rate(rw), ratio, "—", "—"},
+		{churn + ": CPU per connect+close, clients included", fmtDur(h.CPUPerCycle()), fmtDur(rw.CPUPerCycle()), cpuRatio, "—", "—"},
 		{fmt.Sprintf("%s: ClientConnected p50 / p99 of %d", churn, len(h.ConnectLag)), lag(h.ConnectLag), "no hooks", "", "—", "—"},
 		{fmt.Sprintf("%s: ClientDisconnected p50 / p99 of %d", churn, len(h.DisconnectLag)), lag(h.DisconnectLag), "no hooks", "", "—", "—"},
 		{churn + ": hook calls / connects+closes", fmt.Sprintf("%d / %d (%d missed)", h.Hooked, 2*h.Cycles, h.Missed), "no hooks", "", "all", yesNo(h.Hooked == 2*h.Cycles)},

@@ -42,6 +42,7 @@ func TestRun(t *testing.T) {
 		"Formation, concurrent start, 32 nodes ",
 		"Idle CPU, 3 nodes, same route pings",
 		"Client churn, 3 nodes, every hook on: connects+closes",
+		"Client churn, 3 nodes, every hook on: CPU per connect+close",
 		"Client churn, 3 nodes, every hook on: ClientConnected p50 / p99",
 		"Client churn, 3 nodes, every hook on: peak heap growth",
 		"Blocked ClientConnected hook: backlog growth",
@@ -67,8 +68,8 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if lines := strings.Count(text, "\n|"); lines != 37 { // header, separator, 35 figures
-		t.Errorf("table has %d lines, want 37:\n%s", lines, text)
+	if lines := strings.Count(text, "\n|"); lines != 38 { // header, separator, 36 figures
+		t.Errorf("table has %d lines, want 38:\n%s", lines, text)
 	}
 	for _, target := range []string{"≤ 1.3×", "≤ 0.15×", "≤ 0.5×", "p99 ≤ 5 ms", "≤ 1.2×", "once"} {
 		if !strings.Contains(text, target) {

@@ -39,6 +39,10 @@ type Churn struct {
 	// how long they took.
 	Cycles  int
 	Elapsed time.Duration
+	// CPU is the process's CPU time (user and system, getrusage) during
+	// the churn, clients included; 0 where it cannot be read. Per cycle
+	// it is steadier than Rate on a shared machine.
+	CPU time.Duration
 	// ConnectLag and DisconnectLag (MeshHooks only) are, for each
 	// ClientConnected and ClientDisconnected call, the moment the hook
 	// was entered minus the connection's ConnectedAt or DisconnectedAt
@@ -72,6 +76,14 @@ func (c Churn) Rate() float64 {
 		return 0
 	}
 	return float64(c.Cycles) / c.Elapsed.Seconds()
+}
+
+// CPUPerCycle returns CPU over Cycles, or 0.
+func (c Churn) CPUPerCycle() time.Duration {
+	if c.Cycles == 0 {
+		return 0
+	}
+	return c.CPU / time.Duration(c.Cycles)
 }
 
 // BacklogBytes returns the live heap the backlog held per queued event
@@ -130,7 +142,11 @@ func RunChurn(kind Kind, blocked bool, d time.Duration) (Churn, error) {
 	peakDone := make(chan float64)
 	go watchPeak(stopPeak, peakDone)
 
+	cpuBefore, cpuErr := cpuTime()
 	cycles, elapsed, err := churn(c, d)
+	if cpuAfter, err := cpuTime(); err == nil && cpuErr == nil {
+		res.CPU = cpuAfter - cpuBefore
+	}
 	close(stopPeak)
 	res.HeapPeak = <-peakDone
 	if err != nil {
