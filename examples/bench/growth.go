@@ -38,14 +38,7 @@ func measureSequential(r *results, log io.Writer) error {
 			fmt.Fprintf(log, "bench: sequential formation of %d, %d/%d\n", n, rep+1, r.cfg.formReps)
 			for _, k := range alternate(rep, mb.Mesh, mb.Raw) {
 				d, err := mb.TimeFormationOrder(k, n, mb.Sequential)
-				if err != nil {
-					return err
-				}
-				if k == mb.Mesh {
-					p.mesh = append(p.mesh, d)
-				} else {
-					p.raw = append(p.raw, d)
-				}
+				p.add(k, d, err, log)
 			}
 		}
 		r.sequential = append(r.sequential, p)

@@ -210,6 +210,28 @@ type results struct {
 type formationPoint struct {
 	nodes     int
 	mesh, raw []time.Duration
+	// meshFails and rawFails count formations that did not complete
+	// within meshbench.Wait (a loaded machine, or nats-server's gossiped
+	// routes, which it dials once, missing a pair for good).
+	meshFails, rawFails int
+}
+
+// add records one formation of kind: its duration, or err (logged and
+// counted: one formation that does not complete does not end the step).
+func (p *formationPoint) add(k mb.Kind, d time.Duration, err error, log io.Writer) {
+	switch {
+	case err != nil && k == mb.Mesh:
+		p.meshFails++
+	case err != nil:
+		p.rawFails++
+	case k == mb.Mesh:
+		p.mesh = append(p.mesh, d)
+	default:
+		p.raw = append(p.raw, d)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "bench: %s formation of %d did not complete: %v\n", k, p.nodes, err)
+	}
 }
 
 type tputResult struct {
@@ -233,15 +255,7 @@ func measureFormation(r *results, log io.Writer) error {
 			}
 			for _, k := range kinds {
 				d, err := mb.TimeFormation(k, n)
-				if err != nil {
-					return err
-				}
-				p := &r.formation[i]
-				if k == mb.Mesh {
-					p.mesh = append(p.mesh, d)
-				} else {
-					p.raw = append(p.raw, d)
-				}
+				r.formation[i].add(k, d, err, log)
 			}
 		}
 	}

@@ -172,3 +172,28 @@ func TestFailedStep(t *testing.T) {
 		}
 	}
 }
+
+// TestFormationFailures: formations that did not complete are counted in
+// the figure's row, and a side with none formed says so.
+func TestFormationFailures(t *testing.T) {
+	ms := []time.Duration{time.Millisecond}
+	r := &results{cfg: tiny, failed: map[string]error{}, sequential: []formationPoint{
+		{nodes: 3, mesh: ms, raw: []time.Duration{50 * time.Millisecond}, meshFails: 1},
+		{nodes: 32, mesh: ms, rawFails: 2},
+	}}
+	var out bytes.Buffer
+	printTable(&out, r.formationRows(true))
+	text := out.String()
+	for _, want := range []string{
+		"| Formation, sequential start, 3 nodes (did not form within 30s: natsmesh 1, raw 0), median of 1 |",
+		"| Formation, sequential start, 32 nodes (did not form within 30s: natsmesh 0, raw 2) ",
+		" did not form |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("table lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, " yes |") {
+		t.Errorf("a target is met despite a natsmesh formation that did not complete:\n%s", text)
+	}
+}

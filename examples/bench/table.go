@@ -76,11 +76,18 @@ func (r *results) formationRows(seq bool) []row {
 			rows = append(rows, row{fig, notRun, notRun, "", target, "—"})
 			continue
 		}
+		if p.meshFails+p.rawFails > 0 {
+			fig += fmt.Sprintf(" (did not form within %s: natsmesh %d, raw %d)", mb.Wait, p.meshFails, p.rawFails)
+		}
+		if len(p.mesh) == 0 || len(p.raw) == 0 {
+			rows = append(rows, row{fig, formed(p.mesh), formed(p.raw), "", target, "**no**"})
+			continue
+		}
 		m, rw := mb.Percentile(p.mesh, 50), mb.Percentile(p.raw, 50)
 		ratio := float64(m) / float64(rw)
 		met := "—"
 		if limit > 0 {
-			met = yesNo(ratio <= limit)
+			met = yesNo(ratio <= limit && p.meshFails == 0)
 		}
 		rows = append(rows, row{fmt.Sprintf("%s, median of %d", fig, len(p.mesh)), fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
 	}
@@ -166,14 +173,23 @@ func (r *results) resumeRows() []row {
 	}}
 }
 
-// point returns the point of n nodes among points, if it was measured.
+// point returns the point of n nodes among points, if it was measured
+// (formed, or tried and failed).
 func point(points []formationPoint, n int) (formationPoint, bool) {
 	for _, p := range points {
-		if p.nodes == n && len(p.mesh) > 0 && len(p.raw) > 0 {
+		if p.nodes == n && len(p.mesh)+len(p.raw)+p.meshFails+p.rawFails > 0 {
 			return p, true
 		}
 	}
 	return formationPoint{}, false
+}
+
+// formed is the median of ds, or "did not form" if it is empty.
+func formed(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "did not form"
+	}
+	return fmtDur(mb.Percentile(ds, 50))
 }
 
 func medianMem(ms []mb.Memory, f func(mb.Memory) float64) float64 {
