@@ -15,34 +15,88 @@ type row struct{ figure, mesh, raw, ratio, target, met string }
 
 const notRun = "not run"
 
-// rows turns the results into the table, figures in the order of the
-// issue: formation, membership events, throughput, round trips, memory,
-// resume; then routes sealed by a Secret (formation, throughput).
+// rows turns the results into the table, figures in the order of issue
+// 12: Start, formation (sequential and concurrent start), membership
+// events, idle CPU, client churn and a blocked hook; then the older
+// figures: throughput, round trips, memory, resume, and routes sealed by a
+// Secret (formation, throughput). A step that failed has one row saying
+// so instead of its figures.
 func (r *results) rows() []row {
 	var rows []row
-	for _, n := range []int{3, 9, 32} {
+	for _, sec := range []struct {
+		step string // the step whose results the rows show
+		rows func() []row
+	}{
+		{stepStart, r.startRows},
+		{stepSequential, func() []row { return r.formationRows(true) }},
+		{stepFormation, func() []row { return r.formationRows(false) }},
+		{stepPeerEvents, r.eventRows},
+		{stepIdleCPU, r.idleRows},
+		{stepChurn, r.churnRows},
+		{stepThroughput, r.throughputRows},
+		{stepRequestReply, r.rttRows},
+		{stepMemory, r.memoryRows},
+		{stepResume, r.resumeRows},
+		{stepSecurity, r.secureRows},
+	} {
+		if _, failed := r.failed[sec.step]; failed { // the error is on the log
+			rows = append(rows, row{sec.step + ": not measured", "failed", "", "", "", "**no**"})
+			continue
+		}
+		rows = append(rows, sec.rows()...)
+	}
+	return rows
+}
+
+// formationRows are the rows of sequential or concurrent formation: 3 and
+// 32 nodes, and 9 for concurrent.
+func (r *results) formationRows(seq bool) []row {
+	var rows []row
+	for _, f := range []struct {
+		nodes int
+		seq   bool
+	}{{3, true}, {32, true}, {3, false}, {9, false}, {32, false}} {
+		if f.seq != seq {
+			continue
+		}
 		target, limit := "—", 0.0
-		switch n {
+		switch f.nodes {
 		case 3:
-			target, limit = "≤ 0.25×", 0.25
+			target, limit = "≤ 0.15×", 0.15
 		case 32:
 			target, limit = "≤ 0.5×", 0.5
 		}
-		fig := fmt.Sprintf("Cold start to full mesh, %d nodes", n)
-		p, ok := r.point(n)
+		order, points := "concurrent", r.formation
+		if f.seq {
+			order, points = "sequential", r.sequential
+		}
+		fig := fmt.Sprintf("Formation, %s start, %d nodes", order, f.nodes)
+		p, ok := point(points, f.nodes)
 		if !ok {
 			rows = append(rows, row{fig, notRun, notRun, "", target, "—"})
+			continue
+		}
+		if p.meshFails+p.rawFails > 0 {
+			fig += fmt.Sprintf(" (did not form within %s: natsmesh %d, raw %d)", mb.Wait, p.meshFails, p.rawFails)
+		}
+		if len(p.mesh) == 0 || len(p.raw) == 0 {
+			rows = append(rows, row{fig, formed(p.mesh), formed(p.raw), "", target, "**no**"})
 			continue
 		}
 		m, rw := mb.Percentile(p.mesh, 50), mb.Percentile(p.raw, 50)
 		ratio := float64(m) / float64(rw)
 		met := "—"
 		if limit > 0 {
-			met = yesNo(ratio <= limit)
+			met = yesNo(ratio <= limit && p.meshFails == 0)
 		}
-		rows = append(rows, row{fig, fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
+		rows = append(rows, row{fmt.Sprintf("%s, median of %d", fig, len(p.mesh)), fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
 	}
 
+	return rows
+}
+
+// eventRows are the rows of PeerJoined and PeerLeft latency.
+func (r *results) eventRows() []row {
 	events := func(name string, ds []time.Duration) row {
 		p50, p99 := mb.Percentile(ds, 50), mb.Percentile(ds, 99)
 		return row{
@@ -50,10 +104,15 @@ func (r *results) rows() []row {
 			fmtDur(p50) + " / " + fmtDur(p99), "no hooks", "", "p99 ≤ 5 ms", yesNo(p99 <= 5*time.Millisecond),
 		}
 	}
-	rows = append(rows,
+	return []row{
 		events("PeerJoined after the route opened", r.joins),
-		events("PeerLeft after the peer's Shutdown", r.leaves))
+		events("PeerLeft after the peer's Shutdown", r.leaves),
+	}
+}
 
+// throughputRows are the rows of cross-node throughput.
+func (r *results) throughputRows() []row {
+	var rows []row
 	for _, size := range []int{128, 16 << 10} {
 		t := r.tput[size]
 		name := fmt.Sprintf("Throughput across nodes, %s", fmtSize(size))
@@ -62,6 +121,12 @@ func (r *results) rows() []row {
 			row{name + ", every hook on", fmtRate(t.on), fmtRate(t.raw), fmtRatio(t.onRaw), "≥ 0.95×", yesNo(t.onRaw >= 0.95)})
 	}
 
+	return rows
+}
+
+// rttRows are the rows of request/reply round trips.
+func (r *results) rttRows() []row {
+	var rows []row
 	for _, inProcess := range []bool{false, true} {
 		rt := r.rtt[inProcess]
 		how := "TCP"
@@ -75,6 +140,12 @@ func (r *results) rows() []row {
 		})
 	}
 
+	return rows
+}
+
+// memoryRows are the rows of an idle node's memory.
+func (r *results) memoryRows() []row {
+	var rows []row
 	mem := func(name string, f func(mb.Memory) float64, format func(float64) string) row {
 		m, rw := medianMem(r.mem[mb.Mesh], f), medianMem(r.mem[mb.Raw], f)
 		ratio := ""
@@ -89,21 +160,36 @@ func (r *results) rows() []row {
 		mem("resident set", func(m mb.Memory) float64 { return m.RSSBytes }, kib),
 		mem("goroutines", func(m mb.Memory) float64 { return m.Goroutines }, func(x float64) string { return fmt.Sprintf("%.0f", x) }))
 
-	m, rw := mb.Percentile(r.resume[mb.Mesh], 50), mb.Percentile(r.resume[mb.Raw], 50)
-	rows = append(rows, row{
-		fmt.Sprintf("Subscriber resumes after its node's Shutdown, median of %d", len(r.resume[mb.Mesh])),
-		fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
-	})
-	return append(rows, r.secureRows()...)
+	return rows
 }
 
-func (r *results) point(n int) (formationPoint, bool) {
-	for _, p := range r.formation {
-		if p.nodes == n && len(p.mesh) > 0 && len(p.raw) > 0 {
+// resumeRows is the row of a subscriber resuming after its node's
+// Shutdown.
+func (r *results) resumeRows() []row {
+	m, rw := mb.Percentile(r.resume[mb.Mesh], 50), mb.Percentile(r.resume[mb.Raw], 50)
+	return []row{{
+		fmt.Sprintf("Subscriber resumes after its node's Shutdown, median of %d", len(r.resume[mb.Mesh])),
+		fmtDur(m), fmtDur(rw), fmtRatio(float64(m) / float64(rw)), "—", "—",
+	}}
+}
+
+// point returns the point of n nodes among points, if it was measured
+// (formed, or tried and failed).
+func point(points []formationPoint, n int) (formationPoint, bool) {
+	for _, p := range points {
+		if p.nodes == n && len(p.mesh)+len(p.raw)+p.meshFails+p.rawFails > 0 {
 			return p, true
 		}
 	}
 	return formationPoint{}, false
+}
+
+// formed is the median of ds, or "did not form" if it is empty.
+func formed(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "did not form"
+	}
+	return fmtDur(mb.Percentile(ds, 50))
 }
 
 func medianMem(ms []mb.Memory, f func(mb.Memory) float64) float64 {
