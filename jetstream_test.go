@@ -242,7 +242,9 @@ func TestJetStreamDecommission(t *testing.T) {
 
 	// d comes back under its name: nats-server keeps it out of the meta
 	// group (for five minutes), and the others carry on.
-	d = startJS(t, "d", a.ClusterURL(), t.TempDir())
+	d, err = mesh.Start(options.Options{Name: "d", Cluster: c.ClusterName, Seed: a.ClusterURL(), JetStream: true, StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(d.Shutdown)
 	require.NoError(t, d.WaitForPeers(jsCtx(t), 2))
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()

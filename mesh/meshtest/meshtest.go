@@ -11,6 +11,7 @@ package meshtest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
@@ -41,7 +42,18 @@ func WithSecret(secret string) Option {
 type Cluster struct {
 	// Nodes are the nodes in start order; Nodes[0] is every other node's seed.
 	Nodes []*mesh.Node
+	// ClusterName is the Options.Cluster every node has; a node started
+	// later to join this mesh needs it too.
+	ClusterName string
 }
+
+// clusterName returns a cluster name of its own for one test mesh. Meshes
+// of parallel tests share the names "a", "b", ...; with one cluster name,
+// a node of one test that redials a port now reused by another test's
+// node (a seed it lost, which nats-server redials for ever) would route
+// the two meshes into one, with every name twice. nats-server refuses a
+// route between different cluster names.
+func clusterName() string { return "meshtest-" + rand.Text()[:10] }
 
 // Name returns the name Start gives node i: "a", "b", ... then "n26", "n27"...
 func Name(i int) string {
@@ -53,7 +65,10 @@ func Name(i int) string {
 
 // Start starts n nodes: node 0 first, then the others concurrently, each
 // given node 0's route URL as its seed. It returns once every node sees the
-// n-1 others, and registers a cleanup that shuts them all down. It fails
+// n-1 others, and registers a cleanup that shuts them all down. The nodes
+// share a cluster name of their own (Options.Cluster, "meshtest-" and
+// random letters; an Option may set another), so that meshes of parallel
+// tests never route into each other. It fails
 // the test if a node cannot start or the mesh does not form within
 // FormTimeout.
 func Start(t testing.TB, n int, opts ...Option) *Cluster {
@@ -73,9 +88,10 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("n=%d, want at least 1", n)
 	}
-	c := &Cluster{Nodes: make([]*mesh.Node, n)}
+	cluster := clusterName()
+	c := &Cluster{Nodes: make([]*mesh.Node, n), ClusterName: cluster}
 	build := func(i int, seed string) options.Options {
-		o := options.Options{Name: Name(i), Seed: seed}
+		o := options.Options{Name: Name(i), Cluster: cluster, Seed: seed}
 		for _, opt := range opts {
 			opt(i, &o)
 		}
