@@ -220,3 +220,43 @@ func benchLeaderGone(b *testing.B, meta bool) {
 		b.ReportMetric(float64(stuck), "stuck-runs")
 	}
 }
+
+// BenchmarkJetStreamCrash measures how long writes to an R3 stream stop
+// when the node leading it crashes (SIGKILL of its process: no goodbye, no
+// leadership handed over): three examples/node processes with -js against
+// three stock nats-server processes clustered by hand, a fresh cluster of
+// each per iteration, alternating (see meshbench.CrashUnavailability).
+// Reported: medians "mesh-crash-ms" and "raw-crash-ms", and "mesh/raw".
+// Both wait out nats-server's raft election timeout, a random 4 to 9 s,
+// so one iteration's ratio ranges from about 0.5 to 2: run with
+// -benchtime=5x or more for a figure.
+func BenchmarkJetStreamCrash(b *testing.B) {
+	bins, err := mb.Binaries(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	gaps := map[mb.Kind][]time.Duration{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
+			b.StopTimer()
+			c, err := mb.FormJSProcs(kind, bins)
+			b.StartTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := c.CrashUnavailability()
+			b.StopTimer()
+			c.Close()
+			b.StartTimer()
+			if err != nil {
+				b.Fatal(kind, ": ", err)
+			}
+			gaps[kind] = append(gaps[kind], d)
+		}
+	}
+	m, r := mb.Percentile(gaps[mb.Mesh], 50), mb.Percentile(gaps[mb.Raw], 50)
+	b.ReportMetric(mb.Ms(m), "mesh-crash-ms")
+	b.ReportMetric(mb.Ms(r), "raw-crash-ms")
+	b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+}

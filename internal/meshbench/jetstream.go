@@ -2,6 +2,7 @@ package meshbench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -332,11 +333,9 @@ func (c *JSCluster) KVPuts(count, size int) ([]time.Duration, error) {
 }
 
 // Unavailability measures how long writes to an R3 stream stop while its
-// leader goes: a writer connected to another node publishes one message
-// at a time with a message ID (each attempt bounded by 50 ms, retried
-// with the same ID: the figure's resolution), stop(i) takes the leader i away, and the result is
-// the longest time between two acknowledgements from just before stop
-// until 100 acknowledgements after it returned.
+// leader goes: a writer connected to another node (see writeGap) runs,
+// stop(i) takes the leader i away, and the result is the longest time
+// without an acknowledgement around it.
 func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 	nc0, js0, err := c.Connect(0)
 	if err != nil {
@@ -355,6 +354,16 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 		return 0, err
 	}
 	defer nc.Close()
+	return writeGap(js, func() { stop(leader) })
+}
+
+// writeGap runs a writer on js that publishes to "bench" one message at
+// a time with a message ID (each attempt bounded by 50 ms, retried with
+// the same ID: the figure's resolution), calls stop once 100 messages are
+// acknowledged, and returns the longest time between two
+// acknowledgements from just before stop until 100 acknowledgements after
+// it returned.
+func writeGap(js jetstream.JetStream, stop func()) (time.Duration, error) {
 	var (
 		mu      sync.Mutex
 		acks    int
@@ -380,6 +389,9 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 				if err == nil {
 					break
 				}
+				// No responders comes back at once while there is no
+				// leader: do not spin.
+				time.Sleep(2 * time.Millisecond)
 			}
 			mu.Lock()
 			now := time.Now()
@@ -415,7 +427,7 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 	mu.Lock()
 	measure, worst = true, 0
 	mu.Unlock()
-	stop(leader)
+	stop()
 	if err := waitAcks(100); err != nil {
 		return 0, err
 	}
@@ -449,6 +461,7 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 	// create creates stream i, retrying until it succeeds or the deadline
 	// passes (a meta group that never recovers must not hang the run).
 	create := func(i int) (time.Time, error) {
+		var last error
 		for time.Now().Before(deadline) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("M%d", i), Storage: jetstream.MemoryStorage})
@@ -456,8 +469,9 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 			if err == nil {
 				return time.Now(), nil
 			}
+			last = err
 		}
-		return time.Time{}, fmt.Errorf("meshbench: no stream could be created for %s", Wait)
+		return time.Time{}, fmt.Errorf("meshbench: stream M%d could not be created for %s (last error: %v; %s)", i, Wait, last, describeStreams(nc))
 	}
 	last, err := create(0)
 	if err != nil {
@@ -484,4 +498,27 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 		default:
 		}
 	}
+}
+
+// describeStreams says which streams the meta leader lists, with their
+// leaders, and which it cannot reach (their only replica on a node that is
+// gone: "missing"), for an error message.
+func describeStreams(nc *nats.Conn) string {
+	msg, err := nc.Request("$JS.API.STREAM.LIST", nil, 2*time.Second)
+	if err != nil {
+		return fmt.Sprintf("stream list: %v", err)
+	}
+	var r server.JSApiStreamListResponse
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return fmt.Sprintf("stream list: %v", err)
+	}
+	var ok []string
+	for _, si := range r.Streams {
+		where := ""
+		if si.Cluster != nil {
+			where = si.Cluster.Leader
+		}
+		ok = append(ok, si.Config.Name+"@"+where)
+	}
+	return fmt.Sprintf("streams listed: %v, missing (no answer from their replicas): %v, error: %v", ok, r.Missing, r.Error)
 }
