@@ -442,6 +442,15 @@ func writeGap(js jetstream.JetStream, stop func()) (time.Duration, error) {
 // bounded by 50 ms), stop(i) takes the meta leader i away, and the result
 // is the longest time between two creations from just before stop until
 // 20 creations after it returned.
+//
+// A creation that gets no answer is retried under the same name for a
+// second, then under a new one: the meta leader may have placed the
+// stream (R1) on itself just before it stopped, and a stream whose only
+// replica is on a node that is gone can be neither created nor updated
+// until that node returns (stock nats-server too: CreateOrUpdateStream
+// times out on it for as long as one waits, while other names work).
+// Retrying that one name forever was why a run once never created a
+// stream again after the meta leader was stopped.
 func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) {
 	leader := -1
 	for i, s := range c.Servers {
@@ -462,16 +471,20 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 	// passes (a meta group that never recovers must not hang the run).
 	create := func(i int) (time.Time, error) {
 		var last error
-		for time.Now().Before(deadline) {
+		for attempt := 0; time.Now().Before(deadline); attempt++ {
+			name := fmt.Sprintf("M%d", i)
+			if attempt >= 20 { // about a second on that name
+				name = fmt.Sprintf("M%d-%d", i, attempt/20)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("M%d", i), Storage: jetstream.MemoryStorage})
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Storage: jetstream.MemoryStorage})
 			cancel()
 			if err == nil {
 				return time.Now(), nil
 			}
 			last = err
 		}
-		return time.Time{}, fmt.Errorf("meshbench: stream M%d could not be created for %s (last error: %v; %s)", i, Wait, last, describeStreams(nc))
+		return time.Time{}, fmt.Errorf("meshbench: no stream M%d could be created for %s (last error: %v; %s)", i, Wait, last, describeStreams(nc))
 	}
 	last, err := create(0)
 	if err != nil {
