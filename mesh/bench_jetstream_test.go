@@ -142,7 +142,7 @@ func BenchmarkJetStreamKVPut(b *testing.B) {
 // down too), and the hand-made cluster's leader shut down
 // (Server.Shutdown). Medians: "mesh-leave-ms" (target ≤ 1000),
 // "mesh-shutdown-ms", "raw-shutdown-ms". A crashed leader is replaced
-// after nats-server's election timeout, 4 to 9 s (see TestJetStreamNoLoss).
+// after nats-server's election timeout, 4 to 9 s (BenchmarkJetStreamCrash).
 //
 // With meta=1 the meta leader goes instead, and the figure is how long
 // stream creations (which the meta leader answers) stop.
@@ -225,8 +225,9 @@ func benchLeaderGone(b *testing.B, meta bool) {
 }
 
 // BenchmarkJetStreamCrash measures how long writes to an R3 stream stop
-// when the node leading it crashes (SIGKILL of its process: no goodbye, no
-// leadership handed over): three examples/node processes with -js against
+// when the node leading it and the meta group crashes (SIGKILL of its
+// process: no goodbye, no leadership handed over): three examples/node
+// processes with -js against
 // three stock nats-server processes clustered by hand, a fresh cluster of
 // each per iteration, alternating (see meshbench.CrashUnavailability).
 // Reported: medians "mesh-crash-ms" and "raw-crash-ms", and "mesh/raw".

@@ -2,9 +2,11 @@ package meshbench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +48,7 @@ type ProcCluster struct {
 	Kind    Kind
 	names   []string
 	clients []string // client URLs
+	monitor []string // HTTP monitoring URLs
 	procs   []*exec.Cmd
 	exited  []chan struct{}
 	out     []*lockedBuffer
@@ -79,7 +82,7 @@ func FormJSProcs(kind Kind, bins map[string]string) (*ProcCluster, error) {
 		return nil, err
 	}
 	c := &ProcCluster{Kind: kind, dir: dir}
-	ports, err := freePorts(2 * n)
+	ports, err := freePorts(3 * n)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -95,18 +98,19 @@ func FormJSProcs(kind Kind, bins map[string]string) (*ProcCluster, error) {
 		if kind == Raw {
 			name := fmt.Sprintf("r%d", i)
 			c.names = append(c.names, name)
-			cmd = exec.Command(bins["nats-server"], "-n", name, "-a", "127.0.0.1", "-p", strconv.Itoa(ports[i]),
+			cmd = exec.Command(bins["nats-server"], "-n", name, "-a", "127.0.0.1", "-p", strconv.Itoa(ports[i]), "-m", strconv.Itoa(ports[2*n+i]),
 				"-js", "-sd", store, "--cluster_name", "rawjs", "--cluster", routeURL(i), "--routes", strings.Join(routes, ","))
 		} else {
 			name := fmt.Sprintf("m%d", i)
 			c.names = append(c.names, name)
-			args := []string{"-n", name, "-p", strconv.Itoa(ports[i]), "--cluster", routeURL(i), "-js", "-sd", store}
+			args := []string{"-n", name, "-p", strconv.Itoa(ports[i]), "-m", strconv.Itoa(ports[2*n+i]), "--cluster", routeURL(i), "-js", "-sd", store}
 			if i > 0 {
 				args = append(args, "--routes", routeURL(0))
 			}
 			cmd = exec.Command(bins["node"], args...)
 		}
 		c.clients = append(c.clients, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+		c.monitor = append(c.monitor, fmt.Sprintf("http://127.0.0.1:%d", ports[2*n+i]))
 		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
@@ -205,18 +209,20 @@ func (c *ProcCluster) streamLeader(js jetstream.JetStream) (int, error) {
 }
 
 // CrashUnavailability measures how long writes to the R3 stream stop when
-// its leader is killed (SIGKILL): a writer connected to another node
-// publishes as Unavailability's does, the leader's process is killed, and
-// the result is the longest time between two acknowledgements from just
-// before the kill until 100 acknowledgements after it. The survivors
-// elect a new leader once nats-server's raft election timeout (a random
-// 4 to 9 s) has passed without a heartbeat.
+// the node leading both it and the meta group is killed (SIGKILL): the
+// stream's leadership is moved to the meta leader first, a writer
+// connected to another node publishes as Unavailability's does, the
+// leader's process is killed, and the result is the longest time between
+// two acknowledgements from just before the kill until 100
+// acknowledgements after it. The survivors elect a new leader once
+// nats-server's raft election timeout (a random 4 to 9 s) has passed
+// without a heartbeat.
 func (c *ProcCluster) CrashUnavailability() (time.Duration, error) {
 	nc0, js0, err := c.connect(0)
 	if err != nil {
 		return 0, err
 	}
-	leader, err := c.streamLeader(js0)
+	leader, err := c.leadBoth(nc0, js0)
 	nc0.Close()
 	if err != nil {
 		return 0, err
@@ -230,6 +236,61 @@ func (c *ProcCluster) CrashUnavailability() (time.Duration, error) {
 		_ = c.procs[leader].Process.Signal(syscall.SIGKILL)
 		<-c.exited[leader]
 	})
+}
+
+// leadBoth moves the leadership of the stream "BENCH" to the meta
+// leader (a stream leader step-down with the meta leader preferred) and
+// returns that node's index.
+func (c *ProcCluster) leadBoth(nc *nats.Conn, js jetstream.JetStream) (int, error) {
+	leader := -1
+	err := retry(func(ctx context.Context) error {
+		meta, err := c.metaLeader(ctx)
+		if err != nil {
+			return err
+		}
+		stream, err := c.streamLeader(js)
+		if err != nil {
+			return err
+		}
+		if stream == meta {
+			leader = meta
+			return nil
+		}
+		req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, c.names[meta])
+		if _, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN.BENCH", []byte(req)); err != nil {
+			return err
+		}
+		return fmt.Errorf("meshbench: stream leader %s, meta leader %s", c.names[stream], c.names[meta])
+	})
+	return leader, err
+}
+
+// metaLeader returns the index of the meta leader, as node 0's
+// monitoring endpoint /jsz says.
+func (c *ProcCluster) metaLeader(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.monitor[0]+"/jsz", nil)
+	if err != nil {
+		return -1, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1, err
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Meta *struct {
+			Leader string `json:"leader"`
+		} `json:"meta_cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return -1, err
+	}
+	for i, name := range c.names {
+		if jsz.Meta != nil && jsz.Meta.Leader == name {
+			return i, nil
+		}
+	}
+	return -1, errors.New("meshbench: no meta leader yet")
 }
 
 // Close kills every node process still running and removes the stores.
