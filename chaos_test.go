@@ -113,6 +113,7 @@ func (n *chaosNode) clientURL() string { return fmt.Sprintf("nats://127.0.0.1:%d
 
 type chaosRun struct {
 	t         *testing.T
+	cluster   string // the mesh's cluster name, its own
 	rng       *rand.Rand
 	nodes     []*chaosNode
 	serverLog *syncBuffer
@@ -150,7 +151,13 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (NATSMESH_CHAOS_SEED=%d reproduces the sequence of steps), duration %s", seed, seed, budget)
 
-	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncBuffer{}}
+	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncBuffer{},
+		// Tests running at the same time on the machine (other packages,
+		// other checkouts) also name their nodes a, b, c: one that
+		// learned a port this test now uses would redial it and, with
+		// the same cluster name, join this mesh; a second JetStream
+		// server named "a" muddles the meta leader's view of the first.
+		cluster: fmt.Sprintf("chaos-%d-%d", os.Getpid(), seed%1_000_000)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("warnings and errors of the in-process nodes:\n%s", r.serverLog)
@@ -232,7 +239,7 @@ func (r *chaosRun) start(n *chaosNode, bin, seed string) {
 		n.proxy.SetTarget(fmt.Sprintf("127.0.0.1:%d", n.cport))
 		n.proxy.Pass()
 		o := options.Options{
-			Name: n.name, Port: n.port, ClusterPort: n.cport, Seed: seed,
+			Name: n.name, Port: n.port, ClusterPort: n.cport, Seed: seed, Cluster: r.cluster,
 			ClusterAdvertise: n.proxy.Addr(),
 			JetStream:        true, StoreDir: n.store,
 			// Less store than the node process has (its default is most
@@ -283,7 +290,7 @@ func (r *chaosRun) startChild(n *chaosNode, bin, seed string) {
 			n.port, n.cport = freePort(r.t), freePort(r.t)
 		}
 		args := []string{"-n", n.name, "-p", strconv.Itoa(n.port), "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", n.cport),
-			"-js", "-sd", n.store}
+			"--cluster_name", r.cluster, "-js", "-sd", n.store}
 		if seed != "" {
 			args = append(args, "--routes", seed)
 		}
@@ -796,8 +803,19 @@ const chaosWritePace = 10 * time.Millisecond
 func startChaosStream(t *testing.T, r *chaosRun) *chaosStream {
 	t.Helper()
 	for _, n := range r.live() {
-		if !n.child {
-			require.NoError(t, n.node.WaitForJetStream(jsCtx(t)), "JetStream on %s", n.name)
+		if n.child {
+			continue
+		}
+		if err := n.node.WaitForJetStream(jsCtx(t)); err != nil {
+			for _, v := range r.live() {
+				if !v.child {
+					jsz, _ := v.node.Server().Jsz(nil)
+					if jsz != nil && jsz.Meta != nil {
+						t.Logf("%s's view of the meta group: leader %q, size %d, replicas %+v", v.name, jsz.Meta.Leader, jsz.Meta.Size, jsz.Meta.Replicas)
+					}
+				}
+			}
+			t.Fatalf("JetStream on %s: %v", n.name, err)
 		}
 	}
 	var urls []string
