@@ -99,11 +99,12 @@ func FormJSProcs(kind Kind, bins map[string]string) (*ProcCluster, error) {
 			name := fmt.Sprintf("r%d", i)
 			c.names = append(c.names, name)
 			cmd = exec.Command(bins["nats-server"], "-n", name, "-a", "127.0.0.1", "-p", strconv.Itoa(ports[i]), "-m", strconv.Itoa(ports[2*n+i]),
-				"-js", "-sd", store, "--cluster_name", "rawjs", "--cluster", routeURL(i), "--routes", strings.Join(routes, ","))
+				"-js", "-sd", store, "--cluster_name", clusterName(dir), "--cluster", routeURL(i), "--routes", strings.Join(routes, ","))
 		} else {
 			name := fmt.Sprintf("m%d", i)
 			c.names = append(c.names, name)
-			args := []string{"-n", name, "-p", strconv.Itoa(ports[i]), "-m", strconv.Itoa(ports[2*n+i]), "--cluster", routeURL(i), "-js", "-sd", store}
+			args := []string{"-n", name, "-p", strconv.Itoa(ports[i]), "-m", strconv.Itoa(ports[2*n+i]), "--cluster", routeURL(i),
+				"--cluster_name", clusterName(dir), "-js", "-sd", store}
 			if i > 0 {
 				args = append(args, "--routes", routeURL(0))
 			}

@@ -69,7 +69,7 @@ func FormJS(kind Kind, n int) (c *JSCluster, ready, firstR3 time.Duration, err e
 func (c *JSCluster) formMesh(n int) error {
 	c.Nodes = make([]*mesh.Node, n)
 	opts := func(i int, seed string) options.Options {
-		return options.Options{Name: fmt.Sprintf("m%d", i), Seed: seed, JetStream: true,
+		return options.Options{Name: fmt.Sprintf("m%d", i), Seed: seed, JetStream: true, Cluster: clusterName(c.dir),
 			StoreDir: filepath.Join(c.dir, fmt.Sprint(i))}
 	}
 	first, err := mesh.Start(opts(0, ""))
@@ -130,7 +130,7 @@ func (c *JSCluster) formRaw(n int) error {
 				NoSigs:     true,
 				JetStream:  true,
 				StoreDir:   filepath.Join(c.dir, fmt.Sprint(i)),
-				Cluster:    server.ClusterOpts{Name: "rawjs", Host: "127.0.0.1", Port: ports[i]},
+				Cluster:    server.ClusterOpts{Name: clusterName(c.dir), Host: "127.0.0.1", Port: ports[i]},
 				Routes:     routes,
 			}
 			s, err := server.NewServer(opts)
@@ -150,6 +150,13 @@ func (c *JSCluster) formRaw(n int) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// clusterName is the cluster name of a JetStream cluster whose stores
+// are in dir (a fresh temporary directory): one of its own, so that a
+// node of another cluster on the machine (another run's, whose nodes have
+// the same names) that redials a port this one now uses cannot join it.
+// Two JetStream servers of one name in a cluster share a raft ID.
+func clusterName(dir string) string { return filepath.Base(dir) }
 
 // firstR3 creates and deletes an R3 stream through node 0, retrying each
 // second until it works.
