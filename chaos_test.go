@@ -65,6 +65,12 @@ import (
 //     after a restart, no leave at all; after a route fault, only leaves
 //     (Lost) of the faulty node's routes, and no leave at all for a delay.
 //
+// Every node runs clustered JetStream (its store kept across its
+// restarts) and the mesh carries an R3 stream with a replica on e: a
+// writer publishes with message IDs and retries throughout, and after
+// every step (see chaosStream.check) every message acknowledged so far
+// must be in the stream, once, unless two of its three nodes are down.
+//
 // After all nodes, proxies and clients are shut down, no goroutine is left
 // (goleak).
 //
