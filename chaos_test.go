@@ -1,6 +1,8 @@
 package natsmesh_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/natsmesh/natsmesh/mesh"
@@ -60,6 +65,12 @@ import (
 //     after a restart, no leave at all; after a route fault, only leaves
 //     (Lost) of the faulty node's routes, and no leave at all for a delay.
 //
+// Every node runs clustered JetStream (its store kept across its
+// restarts) and the mesh carries an R3 stream with a replica on e: a
+// writer publishes with message IDs and retries throughout, and after
+// every step (see chaosStream.check) every message acknowledged so far
+// must be in the stream, once, unless two of its three nodes are down.
+//
 // After all nodes, proxies and clients are shut down, no goroutine is left
 // (goleak).
 //
@@ -81,6 +92,7 @@ type chaosNode struct {
 	child       bool // examples/node process (else in process, behind proxy)
 	port, cport int
 	proxy       *meshtest.Proxy
+	store       string // JetStream store, kept across restarts
 
 	alive bool
 	id    string
@@ -107,6 +119,7 @@ func (n *chaosNode) clientURL() string { return fmt.Sprintf("nats://127.0.0.1:%d
 
 type chaosRun struct {
 	t         *testing.T
+	cluster   string // the mesh's cluster name, its own
 	rng       *rand.Rand
 	nodes     []*chaosNode
 	serverLog *syncBuffer
@@ -144,7 +157,13 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (NATSMESH_CHAOS_SEED=%d reproduces the sequence of steps), duration %s", seed, seed, budget)
 
-	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncBuffer{}}
+	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncBuffer{},
+		// Tests running at the same time on the machine (other packages,
+		// other checkouts) also name their nodes a, b, c: one that
+		// learned a port this test now uses would redial it and, with
+		// the same cluster name, join this mesh; a second JetStream
+		// server named "a" muddles the meta leader's view of the first.
+		cluster: fmt.Sprintf("chaos-%d-%d", os.Getpid(), seed%1_000_000)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("warnings and errors of the in-process nodes:\n%s", r.serverLog)
@@ -152,7 +171,7 @@ func TestChaos(t *testing.T) {
 	})
 	bin := binary(t, "node")
 	for i := range 5 {
-		n := &chaosNode{name: meshtest.Name(i), child: i == 4}
+		n := &chaosNode{name: meshtest.Name(i), child: i == 4, store: t.TempDir()}
 		if !n.child {
 			n.proxy = meshtest.NewProxy(t, "")
 		}
@@ -168,6 +187,7 @@ func TestChaos(t *testing.T) {
 	r.converge("initial mesh")
 
 	traffic := startChaosTraffic(t, r.nodes)
+	stream := startChaosStream(t, r)
 
 	start := time.Now()
 	stats := map[string][]time.Duration{}
@@ -178,6 +198,7 @@ func TestChaos(t *testing.T) {
 		stats[kind] = append(stats[kind], took)
 		t.Logf("step %2d at %5.1fs: %s; converged in %s", steps+1, time.Since(start).Seconds(), what, took.Round(time.Millisecond))
 		r.checkHistories()
+		stream.check(r, what)
 	}
 	// Bring every node back and check once more.
 	for _, n := range r.nodes {
@@ -189,6 +210,7 @@ func TestChaos(t *testing.T) {
 	}
 	r.checkHistories()
 	traffic.check(t)
+	stream.check(r, "the final restarts")
 	t.Logf("chaos: %d steps in %.1fs; clients published %d messages, the subscriber received %d",
 		steps, time.Since(start).Seconds(), traffic.published.Load(), traffic.received.Load())
 	for _, kind := range slices.Sorted(maps.Keys(stats)) {
@@ -197,6 +219,8 @@ func TestChaos(t *testing.T) {
 		t.Logf("  %-9s x%-2d convergence after the step: median %s, max %s",
 			kind, len(d), d[len(d)/2].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
 	}
+	t.Logf("stream CHAOS: %d messages acknowledged, all there at each of %d checks (%d skipped: no quorum); longest time without an acknowledgement %s",
+		stream.w.count(), stream.checks, stream.skipped, stream.w.resetGap().Round(time.Millisecond))
 }
 
 // start starts (or restarts) n, same name and ports, seeded from seed.
@@ -221,8 +245,14 @@ func (r *chaosRun) start(n *chaosNode, bin, seed string) {
 		n.proxy.SetTarget(fmt.Sprintf("127.0.0.1:%d", n.cport))
 		n.proxy.Pass()
 		o := options.Options{
-			Name: n.name, Port: n.port, ClusterPort: n.cport, Seed: seed,
+			Name: n.name, Port: n.port, ClusterPort: n.cport, Seed: seed, Cluster: r.cluster,
 			ClusterAdvertise: n.proxy.Addr(),
+			JetStream:        true, StoreDir: n.store,
+			// Less store than the node process has (its default is most
+			// of the free disk), so that the meta leader, which places a
+			// stream on the nodes with the most room, puts a replica of
+			// the chaos stream on the process, which a step may SIGKILL.
+			ServerOptions:    func(o *server.Options) { o.JetStreamMaxStore = 1 << 30 },
 			LameDuckDuration: 300 * time.Millisecond,
 			Logger:           logger,
 		}
@@ -265,7 +295,8 @@ func (r *chaosRun) startChild(n *chaosNode, bin, seed string) {
 		if n.port == 0 {
 			n.port, n.cport = freePort(r.t), freePort(r.t)
 		}
-		args := []string{"-n", n.name, "-p", strconv.Itoa(n.port), "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", n.cport)}
+		args := []string{"-n", n.name, "-p", strconv.Itoa(n.port), "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", n.cport),
+			"--cluster_name", r.cluster, "-js", "-sd", n.store}
 		if seed != "" {
 			args = append(args, "--routes", seed)
 		}
@@ -752,4 +783,190 @@ func (tr *chaosTraffic) check(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// chaosStream is the JetStream part of the chaos test: an R3 stream
+// (file storage) that a writer on a TCP client of every node publishes to
+// throughout (jsWriter: message IDs, every unacknowledged message retried
+// with its ID, one every chaosWritePace), and what the checks read of it.
+type chaosStream struct {
+	js       jetstream.JetStream
+	w        *jsWriter
+	replicas []string // the names of the nodes that hold it
+
+	seen    map[uint64]string // sequence -> message ID, as read
+	read    uint64            // highest sequence read
+	checks  int
+	skipped int
+}
+
+// chaosWritePace keeps the stream small enough to read back after every
+// step (a few thousand messages in a run).
+const chaosWritePace = 10 * time.Millisecond
+
+// startChaosStream waits for JetStream on the in-process nodes, creates
+// the stream and starts the writer.
+func startChaosStream(t *testing.T, r *chaosRun) *chaosStream {
+	t.Helper()
+	for _, n := range r.live() {
+		if n.child {
+			continue
+		}
+		if err := n.node.WaitForJetStream(jsCtx(t)); err != nil {
+			for _, v := range r.live() {
+				if !v.child {
+					jsz, _ := v.node.Server().Jsz(nil)
+					if jsz != nil && jsz.Meta != nil {
+						t.Logf("%s's view of the meta group: leader %q, size %d, replicas %+v", v.name, jsz.Meta.Leader, jsz.Meta.Size, jsz.Meta.Replicas)
+					}
+				}
+			}
+			t.Fatalf("JetStream on %s: %v", n.name, err)
+		}
+	}
+	var urls []string
+	for _, n := range r.nodes {
+		urls = append(urls, n.clientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("chaos-jetstream"),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	cs := &chaosStream{js: js, seen: map[uint64]string{}}
+	// The meta leader places the stream on three of the five nodes. One
+	// of them should be the node process, which a step may SIGKILL (see
+	// the store limit in start): a placement without it (the process not
+	// caught up yet, say) is deleted and made again, a few times.
+	child := r.nodes[len(r.nodes)-1].name
+	for attempt := 0; attempt < 8 && !slices.Contains(cs.replicas, child); attempt++ {
+		if attempt > 0 {
+			retryJS(t, "delete stream CHAOS", func(ctx context.Context) error {
+				err := js.DeleteStream(ctx, "CHAOS")
+				if errors.Is(err, jetstream.ErrStreamNotFound) {
+					return nil
+				}
+				return err
+			})
+		}
+		retryJS(t, "create stream CHAOS", func(ctx context.Context) error {
+			s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "CHAOS", Subjects: []string{"durable"}, Replicas: 3})
+			if err != nil {
+				return err
+			}
+			info, err := s.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+				return errors.New("stream CHAOS not fully placed yet")
+			}
+			cs.replicas = []string{info.Cluster.Leader, info.Cluster.Replicas[0].Name, info.Cluster.Replicas[1].Name}
+			return nil
+		})
+	}
+	t.Logf("stream CHAOS (R3) on %v", cs.replicas)
+	cs.w = startPacedWriter(t, js, "durable", chaosWritePace)
+	cs.w.waitMore(t, 20, "to stream CHAOS before the first step")
+	return cs
+}
+
+// check reads the stream's messages that are new since the last check,
+// and a sample of older ones again (they must not have changed), and
+// checks that every message acknowledged before the check is there once.
+// While two of the stream's three nodes are down the stream has no
+// quorum, so nothing can be read: the check is skipped (the next one
+// covers what this one would have). A message found missing is read again
+// for a while before it counts: a node that was just cut off may still
+// answer as the stream's leader for a moment.
+func (cs *chaosStream) check(r *chaosRun, what string) {
+	t := r.t
+	t.Helper()
+	up := 0
+	for _, n := range r.live() {
+		if slices.Contains(cs.replicas, n.name) {
+			up++
+		}
+	}
+	if up < 2 {
+		cs.skipped++
+		t.Logf("  stream CHAOS: %d of its nodes %v up, no quorum: not checked after %q", up, cs.replicas, what)
+		return
+	}
+	cs.checks++
+	acked := cs.w.ackedSoFar()
+	start := time.Now()
+	deadline := start.Add(jsTimeout)
+	for attempt := 0; ; attempt++ {
+		missing, dups := cs.readNew(t, what, attempt == 0, acked)
+		if len(missing) == 0 && len(dups) == 0 {
+			if took := time.Since(start); took > time.Second {
+				t.Logf("  stream CHAOS: checking took %s (%d messages)", took.Round(time.Millisecond), cs.read)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after %q: stream CHAOS: %d of %d acknowledged messages missing (first: %v), %d stored twice (%v)",
+				what, len(missing), len(acked), missing[:min(len(missing), 5)], len(dups), dups[:min(len(dups), 5)])
+			return
+		}
+		// Read everything again from the start.
+		t.Logf("  stream CHAOS after %q: %d missing, %d twice; reading it again", what, len(missing), len(dups))
+		cs.seen, cs.read = map[uint64]string{}, 0
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// readNew reads the stream from cs.read+1 to its last message (and, with
+// resample, up to 20 earlier messages again), and returns the IDs of
+// acked that it has not seen and the IDs seen more than once.
+func (cs *chaosStream) readNew(t *testing.T, what string, resample bool, acked []string) (missing, dups []string) {
+	t.Helper()
+	var s jetstream.Stream
+	var info *jetstream.StreamInfo
+	retryJS(t, "stream CHAOS info after "+what, func(ctx context.Context) (err error) {
+		if s, err = cs.js.Stream(ctx, "CHAOS"); err == nil {
+			info, err = s.Info(ctx)
+		}
+		return err
+	})
+	get := func(seq uint64) string {
+		var id string
+		retryJS(t, fmt.Sprintf("stream CHAOS message %d after %s", seq, what), func(ctx context.Context) error {
+			m, err := s.GetMsg(ctx, seq)
+			if err == nil {
+				id = m.Header.Get(nats.MsgIdHdr)
+			}
+			return err
+		})
+		return id
+	}
+	if resample && cs.read > 0 {
+		for range 20 {
+			seq := 1 + rand.Uint64N(cs.read)
+			if id := get(seq); id != cs.seen[seq] {
+				t.Errorf("after %q: stream CHAOS message %d is now %q, was %q", what, seq, id, cs.seen[seq])
+			}
+		}
+	}
+	for seq := cs.read + 1; seq <= info.State.LastSeq; seq++ {
+		cs.seen[seq] = get(seq)
+	}
+	cs.read = max(cs.read, info.State.LastSeq)
+	count := map[string]int{}
+	for _, id := range cs.seen {
+		count[id]++
+		if count[id] == 2 {
+			dups = append(dups, id)
+		}
+	}
+	for _, id := range acked {
+		if count[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	return missing, dups
 }

@@ -3,6 +3,7 @@ package natsmesh_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 type jsWriter struct {
 	js      jetstream.JetStream
 	subject string
+	pace    time.Duration // pause after each acknowledgement
 	stopCh  chan struct{}
 	done    chan struct{}
 
@@ -35,7 +37,13 @@ type jsWriter struct {
 
 func startWriter(t *testing.T, js jetstream.JetStream, subject string) *jsWriter {
 	t.Helper()
-	w := &jsWriter{js: js, subject: subject, stopCh: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
+	return startPacedWriter(t, js, subject, time.Millisecond)
+}
+
+// startPacedWriter is startWriter pausing pace after each acknowledgement.
+func startPacedWriter(t *testing.T, js jetstream.JetStream, subject string, pace time.Duration) *jsWriter {
+	t.Helper()
+	w := &jsWriter{js: js, subject: subject, pace: pace, stopCh: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
 	go w.run()
 	t.Cleanup(w.stop)
 	return w
@@ -61,7 +69,7 @@ func (w *jsWriter) run() {
 				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
 				w.lastAck = now
 				w.mu.Unlock()
-				time.Sleep(time.Millisecond) // a steady writer, not a flood to read back
+				time.Sleep(w.pace) // a steady writer, not a flood to read back
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -76,6 +84,13 @@ func (w *jsWriter) stop() {
 		close(w.stopCh)
 	}
 	<-w.done
+}
+
+// ackedSoFar returns a copy of the IDs acknowledged so far.
+func (w *jsWriter) ackedSoFar() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.acked)
 }
 
 // count is how many messages were acknowledged so far.

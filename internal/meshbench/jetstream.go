@@ -2,6 +2,7 @@ package meshbench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -68,7 +69,7 @@ func FormJS(kind Kind, n int) (c *JSCluster, ready, firstR3 time.Duration, err e
 func (c *JSCluster) formMesh(n int) error {
 	c.Nodes = make([]*mesh.Node, n)
 	opts := func(i int, seed string) options.Options {
-		return options.Options{Name: fmt.Sprintf("m%d", i), Seed: seed, JetStream: true,
+		return options.Options{Name: fmt.Sprintf("m%d", i), Seed: seed, JetStream: true, Cluster: clusterName(c.dir),
 			StoreDir: filepath.Join(c.dir, fmt.Sprint(i))}
 	}
 	first, err := mesh.Start(opts(0, ""))
@@ -129,7 +130,7 @@ func (c *JSCluster) formRaw(n int) error {
 				NoSigs:     true,
 				JetStream:  true,
 				StoreDir:   filepath.Join(c.dir, fmt.Sprint(i)),
-				Cluster:    server.ClusterOpts{Name: "rawjs", Host: "127.0.0.1", Port: ports[i]},
+				Cluster:    server.ClusterOpts{Name: clusterName(c.dir), Host: "127.0.0.1", Port: ports[i]},
 				Routes:     routes,
 			}
 			s, err := server.NewServer(opts)
@@ -149,6 +150,13 @@ func (c *JSCluster) formRaw(n int) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// clusterName is the cluster name of a JetStream cluster whose stores
+// are in dir (a fresh temporary directory): one of its own, so that a
+// node of another cluster on the machine (another run's, whose nodes have
+// the same names) that redials a port this one now uses cannot join it.
+// Two JetStream servers of one name in a cluster share a raft ID.
+func clusterName(dir string) string { return filepath.Base(dir) }
 
 // firstR3 creates and deletes an R3 stream through node 0, retrying each
 // second until it works.
@@ -332,11 +340,9 @@ func (c *JSCluster) KVPuts(count, size int) ([]time.Duration, error) {
 }
 
 // Unavailability measures how long writes to an R3 stream stop while its
-// leader goes: a writer connected to another node publishes one message
-// at a time with a message ID (each attempt bounded by 50 ms, retried
-// with the same ID: the figure's resolution), stop(i) takes the leader i away, and the result is
-// the longest time between two acknowledgements from just before stop
-// until 100 acknowledgements after it returned.
+// leader goes: a writer connected to another node (see writeGap) runs,
+// stop(i) takes the leader i away, and the result is the longest time
+// without an acknowledgement around it.
 func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 	nc0, js0, err := c.Connect(0)
 	if err != nil {
@@ -355,6 +361,16 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 		return 0, err
 	}
 	defer nc.Close()
+	return writeGap(js, func() { stop(leader) })
+}
+
+// writeGap runs a writer on js that publishes to "bench" one message at
+// a time with a message ID (each attempt bounded by 50 ms, retried with
+// the same ID: the figure's resolution), calls stop once 100 messages are
+// acknowledged, and returns the longest time between two
+// acknowledgements from just before stop until 100 acknowledgements after
+// it returned.
+func writeGap(js jetstream.JetStream, stop func()) (time.Duration, error) {
 	var (
 		mu      sync.Mutex
 		acks    int
@@ -380,6 +396,9 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 				if err == nil {
 					break
 				}
+				// No responders comes back at once while there is no
+				// leader: do not spin.
+				time.Sleep(2 * time.Millisecond)
 			}
 			mu.Lock()
 			now := time.Now()
@@ -415,7 +434,7 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 	mu.Lock()
 	measure, worst = true, 0
 	mu.Unlock()
-	stop(leader)
+	stop()
 	if err := waitAcks(100); err != nil {
 		return 0, err
 	}
@@ -430,6 +449,15 @@ func (c *JSCluster) Unavailability(stop func(i int)) (time.Duration, error) {
 // bounded by 50 ms), stop(i) takes the meta leader i away, and the result
 // is the longest time between two creations from just before stop until
 // 20 creations after it returned.
+//
+// A creation that gets no answer is retried under the same name for a
+// second, then under a new one: the meta leader may have placed the
+// stream (R1) on itself just before it stopped, and a stream whose only
+// replica is on a node that is gone can be neither created nor updated
+// until that node returns (stock nats-server too: CreateOrUpdateStream
+// times out on it for as long as one waits, while other names work).
+// Retrying that one name forever was why a run once never created a
+// stream again after the meta leader was stopped.
 func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) {
 	leader := -1
 	for i, s := range c.Servers {
@@ -449,15 +477,21 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 	// create creates stream i, retrying until it succeeds or the deadline
 	// passes (a meta group that never recovers must not hang the run).
 	create := func(i int) (time.Time, error) {
-		for time.Now().Before(deadline) {
+		var last error
+		for attempt := 0; time.Now().Before(deadline); attempt++ {
+			name := fmt.Sprintf("M%d", i)
+			if attempt >= 20 { // about a second on that name
+				name = fmt.Sprintf("M%d-%d", i, attempt/20)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("M%d", i), Storage: jetstream.MemoryStorage})
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Storage: jetstream.MemoryStorage})
 			cancel()
 			if err == nil {
 				return time.Now(), nil
 			}
+			last = err
 		}
-		return time.Time{}, fmt.Errorf("meshbench: no stream could be created for %s", Wait)
+		return time.Time{}, fmt.Errorf("meshbench: no stream M%d could be created for %s (last error: %v; %s)", i, Wait, last, describeStreams(nc))
 	}
 	last, err := create(0)
 	if err != nil {
@@ -484,4 +518,27 @@ func (c *JSCluster) MetaUnavailability(stop func(i int)) (time.Duration, error) 
 		default:
 		}
 	}
+}
+
+// describeStreams says which streams the meta leader lists, with their
+// leaders, and which it cannot reach (their only replica on a node that is
+// gone: "missing"), for an error message.
+func describeStreams(nc *nats.Conn) string {
+	msg, err := nc.Request("$JS.API.STREAM.LIST", nil, 2*time.Second)
+	if err != nil {
+		return fmt.Sprintf("stream list: %v", err)
+	}
+	var r server.JSApiStreamListResponse
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return fmt.Sprintf("stream list: %v", err)
+	}
+	var ok []string
+	for _, si := range r.Streams {
+		where := ""
+		if si.Cluster != nil {
+			where = si.Cluster.Leader
+		}
+		ok = append(ok, si.Config.Name+"@"+where)
+	}
+	return fmt.Sprintf("streams listed: %v, missing (no answer from their replicas): %v, error: %v", ok, r.Missing, r.Error)
 }
