@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"sort"
@@ -23,7 +24,22 @@ const (
 	describeTimeout = 5 * time.Second
 	goodbyeSync     = time.Second
 	goodbyeTTL      = time.Minute
+	// farewellTimeout bounds how long a stopping node waits for its
+	// natsmesh peers to confirm its goodbye.
+	farewellTimeout = 500 * time.Millisecond
 )
+
+// byeSubject is where a natsmesh node says goodbye, in the system account,
+// before its server shuts down; its natsmesh peers answer once they have
+// recorded it. nats-server's own goodbye ($SYS.SERVER.<id>.SHUTDOWN) is
+// sent a moment before the routes close and can lose that race: a peer
+// whose write on the route fails first (the socket is already closed)
+// drops the route while the goodbye still waits to be read, and reports
+// the node Lost. A confirmed goodbye cannot.
+func byeSubject(id string) string { return "$SYS.NATSMESH." + id + ".BYE" }
+
+// byeSubjects matches every node's byeSubject.
+const byeSubjects = "$SYS.NATSMESH.*.BYE"
 
 // tracker turns the server's route table into membership events: one join
 // per peer however many pooled route connections it has, one leave when the
@@ -55,6 +71,10 @@ type tracker struct {
 
 func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Logger) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := sys.nc.ChanSubscribe(byeSubjects, sys.goodbyes); err != nil {
+		// Peers then rely on nats-server's own goodbye alone.
+		log.Warn("natsmesh: cannot hear peers' goodbyes", "subject", byeSubjects, "err", err)
+	}
 	return &tracker{
 		ctx: ctx, cancel: cancel,
 		srv: srv, sys: sys, disp: disp, log: log,
@@ -136,6 +156,60 @@ func (t *tracker) signature() routeSig {
 func (t *tracker) recordGoodbye(m *nats.Msg) {
 	if id := goodbyeID(m.Subject); id != "" && id != t.srv.ID() && isGoodbyeOf(m.Data, id) {
 		t.goodbyes[id] = time.Now()
+		if m.Reply != "" && m.Subject == byeSubject(id) {
+			// Recorded: the peer may close its routes now.
+			_ = t.sys.nc.Publish(m.Reply, []byte(t.srv.ID()))
+		}
+	}
+}
+
+// farewell says goodbye to the natsmesh peers on byeSubject and waits,
+// at most farewellTimeout, until each has confirmed it: then however the
+// routes close, they report this node Left. Peers without a natsmesh
+// responder (stock servers) do not answer and are not waited for; they
+// hear nats-server's own goodbye. Safe from any goroutine, before stop.
+func (t *tracker) farewell() {
+	if t.ctx.Err() != nil || !t.srv.Running() {
+		return
+	}
+	rz, err := t.srv.Routez(nil)
+	if err != nil {
+		return
+	}
+	self := t.srv.ID()
+	waiting := map[string]bool{}
+	for _, r := range rz.Routes {
+		if r.RemoteID != "" && r.RemoteID != self && t.sys.acc.Interest(describeSubject(r.RemoteID)) > 0 {
+			waiting[r.RemoteID] = true
+		}
+	}
+	if len(waiting) == 0 {
+		return
+	}
+	body, _ := json.Marshal(server.ServerInfo{ID: self, Name: t.srv.Name()})
+	token := rand.Text()
+	acks := make(chan *nats.Msg, len(waiting)+8)
+	t.sys.mu.Lock()
+	t.sys.waiting[token] = acks
+	t.sys.mu.Unlock()
+	defer func() {
+		t.sys.mu.Lock()
+		delete(t.sys.waiting, token)
+		t.sys.mu.Unlock()
+	}()
+	if err := t.sys.nc.PublishRequest(byeSubject(self), t.sys.replyPrefix+token, body); err != nil {
+		return
+	}
+	timeout := time.NewTimer(farewellTimeout)
+	defer timeout.Stop()
+	for len(waiting) > 0 {
+		select {
+		case m := <-acks:
+			delete(waiting, string(m.Data))
+		case <-timeout.C:
+			t.log.Debug("natsmesh: peers did not confirm the goodbye in time", "peers", len(waiting))
+			return
+		}
 	}
 }
 
@@ -220,10 +294,13 @@ func (t *tracker) reportLeaves(gone []Peer) {
 	sort.Slice(gone, func(i, j int) bool { return gone[i].JoinedAt.Before(gone[j].JoinedAt) })
 	t.drainGoodbyes()
 	if t.anyUnexplained(gone) {
-		// A goodbye travels on a route connection ahead of that
-		// connection's close, so it has reached this server before the
-		// peer's last route was removed. Flushing the system connection
-		// makes sure it has also reached us.
+		// A natsmesh peer's goodbye was confirmed before its routes
+		// closed (farewell). A stock server's travels on a route
+		// connection ahead of that connection's close, so it has
+		// usually reached this server before the peer's last route was
+		// removed (not if this server's write on the route failed
+		// first). Flushing the system connection makes sure it has
+		// also reached us.
 		if err := t.sys.sync(goodbyeSync); err == nil {
 			t.drainGoodbyes()
 		} else {
