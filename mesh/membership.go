@@ -14,13 +14,20 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Timings of the membership tracker. Cues (async INFO, route log lines)
-// make it event driven; the poll is a safety net for changes that send no
-// cue, such as two peers advertising the same client URL.
+// Timings of the membership tracker. It reads the route table on cues
+// only, and never polls while nothing happens: an async INFO (a peer's
+// first route registered or its last one removed, when the cluster's
+// client URLs change), a route log line (a route connection created or
+// closed), a goodbye, a described peer. A route log line comes a moment
+// before the change itself (a route is registered after its handshake,
+// removed right after its close is logged) and, when peers share a client
+// URL, no INFO follows: so after one the tracker re-checks the route
+// counters, at followFirst, then at doubling intervals up to followMax,
+// for followWindow.
 const (
-	pollInterval    = 100 * time.Millisecond
-	fastPoll        = time.Millisecond
-	fastWindow      = 100 * time.Millisecond // after a route was created or closed
+	followFirst     = time.Millisecond
+	followMax       = 100 * time.Millisecond
+	followWindow    = 3 * time.Second
 	describeTimeout = 5 * time.Second
 	goodbyeSync     = time.Second
 	goodbyeTTL      = time.Minute
@@ -51,11 +58,11 @@ type tracker struct {
 	disp *dispatcher
 	log  *slog.Logger
 
-	onJoin    func(Peer)              // called from the tracker goroutine for each join, if set
-	onLeave   func(Peer, LeaveReason) // and for each leave
-	cue       chan struct{}
-	fastUntil atomic.Int64
-	done      chan struct{}
+	onJoin   func(Peer)              // called from the tracker goroutine for each join, if set
+	onLeave  func(Peer, LeaveReason) // and for each leave
+	cue      chan struct{}
+	activity atomic.Int64 // UnixNano of the latest route log line
+	done     chan struct{}
 
 	ctx        context.Context // canceled by stop: the tracker's lifetime
 	cancel     context.CancelFunc
@@ -95,11 +102,11 @@ func (t *tracker) kick() {
 	}
 }
 
-// routeActivity asks for a re-read now and frequent re-reads for a short
-// while: a route connection opened or closed and will be (un)registered
-// within a round trip.
+// routeActivity asks for a re-read now and follow-up checks for a while:
+// a route connection opened or closed and will be (un)registered within a
+// round trip.
 func (t *tracker) routeActivity() {
-	t.fastUntil.Store(time.Now().Add(fastWindow).UnixNano())
+	t.activity.Store(time.Now().UnixNano())
 	t.kick()
 }
 
@@ -114,9 +121,15 @@ func (t *tracker) stop() {
 
 func (t *tracker) run() {
 	defer close(t.done)
-	timer := time.NewTimer(0)
+	// Read the table once at the start: routes may have come up before
+	// the tracker did.
+	t.kick()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
-	var lastFull time.Time
+	var follow <-chan time.Time // the timer's channel while following up
+	var seen int64              // the route log line being followed up
+	step := time.Duration(0)
 	for {
 		full := false
 		select {
@@ -124,8 +137,7 @@ func (t *tracker) run() {
 			return
 		case <-t.cue:
 			full = true
-		case <-timer.C:
-			full = time.Since(lastFull) >= pollInterval
+		case <-follow:
 		case m := <-t.sys.goodbyes:
 			t.recordGoodbye(m)
 		case d := <-t.described:
@@ -136,13 +148,17 @@ func (t *tracker) run() {
 		if sig := t.signature(); full || sig != t.lastSig {
 			t.lastSig = sig
 			t.reconcile()
-			lastFull = time.Now()
 		}
-		next := pollInterval
-		if time.Now().UnixNano() < t.fastUntil.Load() {
-			next = fastPoll
+		if at := t.activity.Load(); at != seen {
+			seen, step = at, followFirst
 		}
-		timer.Reset(next)
+		timer.Stop()
+		follow = nil
+		if step > 0 && time.Since(time.Unix(0, seen)) < followWindow {
+			timer.Reset(step)
+			follow = timer.C
+			step = min(2*step, followMax)
+		}
 	}
 }
 

@@ -128,3 +128,60 @@ func TestDepartureIsLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedClientURL: peers behind one advertised client address (a load
+// balancer) change the cluster's client URLs only with the first and the
+// last of them, so nats-server sends no async INFO for the others; their
+// joins and leaves are still reported, on the route log lines alone.
+func TestSharedClientURL(t *testing.T) {
+	t.Parallel()
+	cluster := "shared-" + rand.Text()[:8]
+	type event struct {
+		name string
+		join bool
+	}
+	events := make(chan event, 16)
+	quiet := slog.New(slog.DiscardHandler)
+	a, err := mesh.Start(options.Options{
+		Name: "a", Cluster: cluster, Logger: quiet,
+		Hooks: options.Hooks{
+			PeerJoined: func(p mesh.Peer) { events <- event{p.Name, true} },
+			PeerLeft:   func(p mesh.Peer, _ mesh.LeaveReason) { events <- event{p.Name, false} },
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Shutdown)
+	await := func(want event) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case e := <-events:
+				if e == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("a did not report %+v within 10s", want)
+			}
+		}
+	}
+	var peers []*mesh.Node
+	for _, name := range []string{"b", "c", "d"} {
+		n, err := mesh.Start(options.Options{
+			Name: name, Cluster: cluster, Seed: a.ClusterURL(), Logger: quiet,
+			ClientAdvertise: "127.0.0.1:4222",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Shutdown)
+		await(event{name, true})
+		peers = append(peers, n)
+	}
+	for _, n := range peers[1:] {
+		n.Shutdown()
+		await(event{n.Name(), false})
+	}
+}
