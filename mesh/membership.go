@@ -61,7 +61,8 @@ type tracker struct {
 	onJoin   func(Peer)              // called from the tracker goroutine for each join, if set
 	onLeave  func(Peer, LeaveReason) // and for each leave
 	cue      chan struct{}
-	activity atomic.Int64 // UnixNano of the latest route log line
+	activity atomic.Int64                // UnixNano of the latest route log line
+	parting  atomic.Pointer[chan string] // while farewell waits: peers that said goodbye or left
 	done     chan struct{}
 
 	ctx        context.Context // canceled by stop: the tracker's lifetime
@@ -72,7 +73,8 @@ type tracker struct {
 	known     map[string]Peer
 	pending   map[string]bool // seen on a route, being described
 	described chan described
-	goodbyes  map[string]time.Time
+	gmu       sync.Mutex           // guards goodbyes, which farewell reads
+	goodbyes  map[string]time.Time // peer ID -> when it said goodbye
 	lastSig   routeSig
 }
 
@@ -171,10 +173,25 @@ func (t *tracker) signature() routeSig {
 
 func (t *tracker) recordGoodbye(m *nats.Msg) {
 	if id := goodbyeID(m.Subject); id != "" && id != t.srv.ID() && isGoodbyeOf(m.Data, id) {
+		t.gmu.Lock()
 		t.goodbyes[id] = time.Now()
+		t.gmu.Unlock()
+		t.parted(id)
 		if m.Reply != "" && m.Subject == byeSubject(id) {
 			// Recorded: the peer may close its routes now.
 			_ = t.sys.nc.Publish(m.Reply, []byte(t.srv.ID()))
+		}
+	}
+}
+
+// parted tells a waiting farewell that peer id is leaving or gone: its
+// confirmation is not worth waiting for (two nodes shutting down at once
+// may each stop listening before the other's goodbye arrives).
+func (t *tracker) parted(id string) {
+	if ch := t.parting.Load(); ch != nil {
+		select {
+		case *ch <- id:
+		default:
 		}
 	}
 }
@@ -203,6 +220,17 @@ func (t *tracker) farewell() {
 		return
 	}
 	body, _ := json.Marshal(server.ServerInfo{ID: self, Name: t.srv.Name()})
+	parting := make(chan string, len(waiting)+8)
+	t.parting.Store(&parting)
+	defer t.parting.Store(nil)
+	t.gmu.Lock()
+	for id := range t.goodbyes {
+		delete(waiting, id) // leaving too
+	}
+	t.gmu.Unlock()
+	if len(waiting) == 0 {
+		return
+	}
 	token := rand.Text()
 	acks := make(chan *nats.Msg, len(waiting)+8)
 	t.sys.mu.Lock()
@@ -222,6 +250,8 @@ func (t *tracker) farewell() {
 		select {
 		case m := <-acks:
 			delete(waiting, string(m.Data))
+		case id := <-parting:
+			delete(waiting, id)
 		case <-timeout.C:
 			t.log.Debug("natsmesh: peers did not confirm the goodbye in time", "peers", len(waiting))
 			return
@@ -299,11 +329,13 @@ func (t *tracker) reconcile() {
 		}
 	}
 
+	t.gmu.Lock()
 	for id, at := range t.goodbyes {
 		if time.Since(at) > goodbyeTTL {
 			delete(t.goodbyes, id)
 		}
 	}
+	t.gmu.Unlock()
 }
 
 func (t *tracker) reportLeaves(gone []Peer) {
@@ -325,11 +357,14 @@ func (t *tracker) reportLeaves(gone []Peer) {
 	}
 	for _, p := range gone {
 		why := Lost
+		t.gmu.Lock()
 		if _, ok := t.goodbyes[p.ID]; ok {
 			why = Left
 			delete(t.goodbyes, p.ID)
 		}
+		t.gmu.Unlock()
 		delete(t.known, p.ID)
+		t.parted(p.ID)
 		t.disp.post(event{kind: evLeft, peer: p, why: why})
 		if t.onLeave != nil {
 			t.onLeave(p, why)
@@ -338,6 +373,8 @@ func (t *tracker) reportLeaves(gone []Peer) {
 }
 
 func (t *tracker) anyUnexplained(gone []Peer) bool {
+	t.gmu.Lock()
+	defer t.gmu.Unlock()
 	for _, p := range gone {
 		if _, ok := t.goodbyes[p.ID]; !ok {
 			return true
