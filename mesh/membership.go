@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"sort"
@@ -13,17 +14,39 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Timings of the membership tracker. Cues (async INFO, route log lines)
-// make it event driven; the poll is a safety net for changes that send no
-// cue, such as two peers advertising the same client URL.
+// Timings of the membership tracker. It reads the route table on cues
+// only, and never polls while nothing happens: an async INFO (a peer's
+// first route registered or its last one removed, when the cluster's
+// client URLs change), a route log line (a route connection created or
+// closed), a goodbye, a described peer. A route log line comes a moment
+// before the change itself (a route is registered after its handshake,
+// removed right after its close is logged) and, when peers share a client
+// URL, no INFO follows: so after one the tracker re-checks the route
+// counters, at followFirst, then at doubling intervals up to followMax,
+// for followWindow.
 const (
-	pollInterval    = 100 * time.Millisecond
-	fastPoll        = time.Millisecond
-	fastWindow      = 100 * time.Millisecond // after a route was created or closed
+	followFirst     = time.Millisecond
+	followMax       = 100 * time.Millisecond
+	followWindow    = 3 * time.Second
 	describeTimeout = 5 * time.Second
 	goodbyeSync     = time.Second
 	goodbyeTTL      = time.Minute
+	// farewellTimeout bounds how long a stopping node waits for its
+	// natsmesh peers to confirm its goodbye.
+	farewellTimeout = 500 * time.Millisecond
 )
+
+// byeSubject is where a natsmesh node says goodbye, in the system account,
+// before its server shuts down; its natsmesh peers answer once they have
+// recorded it. nats-server's own goodbye ($SYS.SERVER.<id>.SHUTDOWN) is
+// sent a moment before the routes close and can lose that race: a peer
+// whose write on the route fails first (the socket is already closed)
+// drops the route while the goodbye still waits to be read, and reports
+// the node Lost. A confirmed goodbye cannot.
+func byeSubject(id string) string { return "$SYS.NATSMESH." + id + ".BYE" }
+
+// byeSubjects matches every node's byeSubject.
+const byeSubjects = "$SYS.NATSMESH.*.BYE"
 
 // tracker turns the server's route table into membership events: one join
 // per peer however many pooled route connections it has, one leave when the
@@ -35,11 +58,12 @@ type tracker struct {
 	disp *dispatcher
 	log  *slog.Logger
 
-	onJoin    func(Peer)              // called from the tracker goroutine for each join, if set
-	onLeave   func(Peer, LeaveReason) // and for each leave
-	cue       chan struct{}
-	fastUntil atomic.Int64
-	done      chan struct{}
+	onJoin   func(Peer)              // called from the tracker goroutine for each join, if set
+	onLeave  func(Peer, LeaveReason) // and for each leave
+	cue      chan struct{}
+	activity atomic.Int64                // UnixNano of the latest route log line
+	parting  atomic.Pointer[chan string] // while farewell waits: peers that said goodbye or left
+	done     chan struct{}
 
 	ctx        context.Context // canceled by stop: the tracker's lifetime
 	cancel     context.CancelFunc
@@ -49,12 +73,17 @@ type tracker struct {
 	known     map[string]Peer
 	pending   map[string]bool // seen on a route, being described
 	described chan described
-	goodbyes  map[string]time.Time
+	gmu       sync.Mutex           // guards goodbyes, which farewell reads
+	goodbyes  map[string]time.Time // peer ID -> when it said goodbye
 	lastSig   routeSig
 }
 
 func newTracker(srv *server.Server, sys *sysConn, disp *dispatcher, log *slog.Logger) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := sys.nc.ChanSubscribe(byeSubjects, sys.goodbyes); err != nil {
+		// Peers then rely on nats-server's own goodbye alone.
+		log.Warn("natsmesh: cannot hear peers' goodbyes", "subject", byeSubjects, "err", err)
+	}
 	return &tracker{
 		ctx: ctx, cancel: cancel,
 		srv: srv, sys: sys, disp: disp, log: log,
@@ -75,11 +104,11 @@ func (t *tracker) kick() {
 	}
 }
 
-// routeActivity asks for a re-read now and frequent re-reads for a short
-// while: a route connection opened or closed and will be (un)registered
-// within a round trip.
+// routeActivity asks for a re-read now and follow-up checks for a while:
+// a route connection opened or closed and will be (un)registered within a
+// round trip.
 func (t *tracker) routeActivity() {
-	t.fastUntil.Store(time.Now().Add(fastWindow).UnixNano())
+	t.activity.Store(time.Now().UnixNano())
 	t.kick()
 }
 
@@ -94,9 +123,15 @@ func (t *tracker) stop() {
 
 func (t *tracker) run() {
 	defer close(t.done)
-	timer := time.NewTimer(0)
+	// Read the table once at the start: routes may have come up before
+	// the tracker did.
+	t.kick()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
-	var lastFull time.Time
+	var follow <-chan time.Time // the timer's channel while following up
+	var seen int64              // the route log line being followed up
+	step := time.Duration(0)
 	for {
 		full := false
 		select {
@@ -104,8 +139,7 @@ func (t *tracker) run() {
 			return
 		case <-t.cue:
 			full = true
-		case <-timer.C:
-			full = time.Since(lastFull) >= pollInterval
+		case <-follow:
 		case m := <-t.sys.goodbyes:
 			t.recordGoodbye(m)
 		case d := <-t.described:
@@ -116,13 +150,17 @@ func (t *tracker) run() {
 		if sig := t.signature(); full || sig != t.lastSig {
 			t.lastSig = sig
 			t.reconcile()
-			lastFull = time.Now()
 		}
-		next := pollInterval
-		if time.Now().UnixNano() < t.fastUntil.Load() {
-			next = fastPoll
+		if at := t.activity.Load(); at != seen {
+			seen, step = at, followFirst
 		}
-		timer.Reset(next)
+		timer.Stop()
+		follow = nil
+		if step > 0 && time.Since(time.Unix(0, seen)) < followWindow {
+			timer.Reset(step)
+			follow = timer.C
+			step = min(2*step, followMax)
+		}
 	}
 }
 
@@ -135,7 +173,89 @@ func (t *tracker) signature() routeSig {
 
 func (t *tracker) recordGoodbye(m *nats.Msg) {
 	if id := goodbyeID(m.Subject); id != "" && id != t.srv.ID() && isGoodbyeOf(m.Data, id) {
+		t.gmu.Lock()
 		t.goodbyes[id] = time.Now()
+		t.gmu.Unlock()
+		t.parted(id)
+		if m.Reply != "" && m.Subject == byeSubject(id) {
+			// Recorded: the peer may close its routes now.
+			_ = t.sys.nc.Publish(m.Reply, []byte(t.srv.ID()))
+		}
+	}
+}
+
+// parted tells a waiting farewell that peer id is leaving or gone: its
+// confirmation is not worth waiting for (two nodes shutting down at once
+// may each stop listening before the other's goodbye arrives).
+func (t *tracker) parted(id string) {
+	if ch := t.parting.Load(); ch != nil {
+		select {
+		case *ch <- id:
+		default:
+		}
+	}
+}
+
+// farewell says goodbye to the natsmesh peers on byeSubject and waits,
+// at most farewellTimeout, until each has confirmed it: then however the
+// routes close, they report this node Left. Peers without a natsmesh
+// responder (stock servers) do not answer and are not waited for; they
+// hear nats-server's own goodbye. Safe from any goroutine, before stop.
+func (t *tracker) farewell() {
+	if t.ctx.Err() != nil || !t.srv.Running() {
+		return
+	}
+	rz, err := t.srv.Routez(nil)
+	if err != nil {
+		return
+	}
+	self := t.srv.ID()
+	waiting := map[string]bool{}
+	for _, r := range rz.Routes {
+		if r.RemoteID != "" && r.RemoteID != self && t.sys.acc.Interest(describeSubject(r.RemoteID)) > 0 {
+			waiting[r.RemoteID] = true
+		}
+	}
+	if len(waiting) == 0 {
+		return
+	}
+	body, _ := json.Marshal(server.ServerInfo{ID: self, Name: t.srv.Name()})
+	parting := make(chan string, len(waiting)+8)
+	t.parting.Store(&parting)
+	defer t.parting.Store(nil)
+	t.gmu.Lock()
+	for id := range t.goodbyes {
+		delete(waiting, id) // leaving too
+	}
+	t.gmu.Unlock()
+	if len(waiting) == 0 {
+		return
+	}
+	token := rand.Text()
+	acks := make(chan *nats.Msg, len(waiting)+8)
+	t.sys.mu.Lock()
+	t.sys.waiting[token] = acks
+	t.sys.mu.Unlock()
+	defer func() {
+		t.sys.mu.Lock()
+		delete(t.sys.waiting, token)
+		t.sys.mu.Unlock()
+	}()
+	if err := t.sys.nc.PublishRequest(byeSubject(self), t.sys.replyPrefix+token, body); err != nil {
+		return
+	}
+	timeout := time.NewTimer(farewellTimeout)
+	defer timeout.Stop()
+	for len(waiting) > 0 {
+		select {
+		case m := <-acks:
+			delete(waiting, string(m.Data))
+		case id := <-parting:
+			delete(waiting, id)
+		case <-timeout.C:
+			t.log.Debug("natsmesh: peers did not confirm the goodbye in time", "peers", len(waiting))
+			return
+		}
 	}
 }
 
@@ -209,21 +329,26 @@ func (t *tracker) reconcile() {
 		}
 	}
 
+	t.gmu.Lock()
 	for id, at := range t.goodbyes {
 		if time.Since(at) > goodbyeTTL {
 			delete(t.goodbyes, id)
 		}
 	}
+	t.gmu.Unlock()
 }
 
 func (t *tracker) reportLeaves(gone []Peer) {
 	sort.Slice(gone, func(i, j int) bool { return gone[i].JoinedAt.Before(gone[j].JoinedAt) })
 	t.drainGoodbyes()
 	if t.anyUnexplained(gone) {
-		// A goodbye travels on a route connection ahead of that
-		// connection's close, so it has reached this server before the
-		// peer's last route was removed. Flushing the system connection
-		// makes sure it has also reached us.
+		// A natsmesh peer's goodbye was confirmed before its routes
+		// closed (farewell). A stock server's travels on a route
+		// connection ahead of that connection's close, so it has
+		// usually reached this server before the peer's last route was
+		// removed (not if this server's write on the route failed
+		// first). Flushing the system connection makes sure it has
+		// also reached us.
 		if err := t.sys.sync(goodbyeSync); err == nil {
 			t.drainGoodbyes()
 		} else {
@@ -232,11 +357,14 @@ func (t *tracker) reportLeaves(gone []Peer) {
 	}
 	for _, p := range gone {
 		why := Lost
+		t.gmu.Lock()
 		if _, ok := t.goodbyes[p.ID]; ok {
 			why = Left
 			delete(t.goodbyes, p.ID)
 		}
+		t.gmu.Unlock()
 		delete(t.known, p.ID)
+		t.parted(p.ID)
 		t.disp.post(event{kind: evLeft, peer: p, why: why})
 		if t.onLeave != nil {
 			t.onLeave(p, why)
@@ -245,6 +373,8 @@ func (t *tracker) reportLeaves(gone []Peer) {
 }
 
 func (t *tracker) anyUnexplained(gone []Peer) bool {
+	t.gmu.Lock()
+	defer t.gmu.Unlock()
 	for _, p := range gone {
 		if _, ok := t.goodbyes[p.ID]; !ok {
 			return true

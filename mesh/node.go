@@ -261,6 +261,9 @@ func (n *Node) stopRuntime() {
 	n.stopOnce.Do(func() {
 		close(n.closed)
 		n.dials.abortAll()
+		if t := n.tracker.Load(); t != nil {
+			t.farewell() // while the routes are up: peers report Left
+		}
 		if n.guard != nil {
 			n.guard.stop()
 		}

@@ -152,8 +152,8 @@ func freeIfZero(p int) int {
 
 // operatorPermissions are the SystemUser's permissions: what the
 // application gave, less what would let an operator's client make nodes
-// report lies: a goodbye in a server's name (a crash reported as a
-// graceful leave) and natsmesh's describe protocol (a peer's addresses).
+// report lies: a goodbye in a server's name, nats-server's or natsmesh's
+// (a crash reported as a graceful leave) and natsmesh's describe protocol (a peer's addresses).
 func operatorPermissions(p *server.Permissions) *server.Permissions {
 	out := &server.Permissions{Publish: &server.SubjectPermission{}, Subscribe: &server.SubjectPermission{}}
 	if p != nil {
@@ -165,7 +165,7 @@ func operatorPermissions(p *server.Permissions) *server.Permissions {
 		}
 		out.Response = p.Response
 	}
-	out.Publish.Deny = append(slices.Clone(out.Publish.Deny), "$SYS.SERVER.*.SHUTDOWN", "$SYS.SERVER.*.LAMEDUCK", describeSubject("*"))
+	out.Publish.Deny = append(slices.Clone(out.Publish.Deny), "$SYS.SERVER.*.SHUTDOWN", "$SYS.SERVER.*.LAMEDUCK", byeSubjects, describeSubject("*"))
 	out.Subscribe.Deny = append(slices.Clone(out.Subscribe.Deny), describeSubject("*"))
 	return out
 }
