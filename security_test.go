@@ -623,13 +623,14 @@ func TestSystemUser(t *testing.T) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	require.NoError(t, err)
 	defer liar.Close()
-	for _, subj := range []string{"$SYS.SERVER." + c.Nodes[2].ID() + ".SHUTDOWN", "$SYS.SERVER." + c.Nodes[2].ID() + ".LAMEDUCK"} {
+	goodbyes := []string{"$SYS.SERVER." + c.Nodes[2].ID() + ".SHUTDOWN", "$SYS.SERVER." + c.Nodes[2].ID() + ".LAMEDUCK", "$SYS.NATSMESH." + c.Nodes[2].ID() + ".BYE"}
+	for _, subj := range goodbyes {
 		require.NoError(t, liar.Publish(subj, []byte("{}")))
 	}
 	_, err = liar.Subscribe("$SYS.NATSMESH."+c.Nodes[2].ID()+".DESCRIBE", func(*nats.Msg) {})
 	require.NoError(t, err)
 	require.NoError(t, liar.Flush())
-	for range 3 {
+	for range len(goodbyes) + 1 {
 		select {
 		case err := <-violations:
 			assert.ErrorIs(t, err, nats.ErrPermissionViolation)
