@@ -119,7 +119,7 @@ func (w *clientWatch) handle(m *nats.Msg) {
 		switch {
 		case strings.HasSuffix(m.Subject, ".AUTH.ERR"):
 			w.post(event{kind: evAuthFailed, client: c})
-		case strings.HasPrefix(ev.Reason, "Slow Consumer"):
+		case ev.Reason == server.SlowConsumerPendingBytes.String(), ev.Reason == server.SlowConsumerWriteDeadline.String():
 			w.post(event{kind: evSlowConsumer, client: c})
 			w.post(event{kind: evClientDisconnected, client: c})
 		default:

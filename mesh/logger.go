@@ -78,10 +78,6 @@ type refusal struct {
 	suppressed int
 }
 
-// refusalCues are the nats-server messages (as of the version in go.mod)
-// that mean a route was refused.
-var refusalCues = []string{"handshake error", "handshake timeout", "cluster name", "Authorization Violation", "authentication error", "duplicate name"}
-
 func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -120,16 +116,16 @@ func (l *serverLog) emit(level slog.Level, format string, v []any, attrs ...any)
 // Noticef logs at slog.LevelInfo and watches for route connections.
 func (l *serverLog) Noticef(format string, v ...any) {
 	// Route (and gateway, leaf) closes are notices; client closes are debug.
-	if strings.Contains(format, "Route connection created") || strings.Contains(format, "connection closed") {
+	if strings.Contains(format, cueRouteCreated) || strings.Contains(format, cueConnClosed) {
 		if l.onRoute != nil {
 			l.onRoute()
 		}
 	}
 	// A route this node dialled, closed by a peer that gave this node's
 	// name: that peer refused it as a duplicate.
-	if strings.Contains(format, " - rid:") && strings.Contains(format, "connection closed") {
-		if msg := fmt.Sprintf(format, v...); strings.Contains(msg, "Router connection closed") && strings.HasSuffix(msg, " - Remote: "+l.name) {
-			remote, _, _ := strings.Cut(msg, " - rid:")
+	if strings.Contains(format, cueRouteTag) && strings.Contains(format, cueConnClosed) {
+		if msg := fmt.Sprintf(format, v...); strings.Contains(msg, cueRouterClosed) && strings.HasSuffix(msg, cueRemoteTag+l.name) {
+			remote, _, _ := strings.Cut(msg, cueRouteTag)
 			if l.onClash != nil {
 				l.onClash(remote, true)
 			}
@@ -142,7 +138,7 @@ func (l *serverLog) Noticef(format string, v ...any) {
 // passwords of Options.Users, which the application chose to give as
 // they are (slog.LevelInfo).
 func (l *serverLog) Warnf(format string, v ...any) {
-	if strings.HasPrefix(format, "Plaintext passwords detected") {
+	if strings.HasPrefix(format, cuePlaintextPasswords) {
 		l.emit(slog.LevelInfo, format, v)
 		return
 	}
@@ -165,11 +161,11 @@ func suppressedAttrs(n int) []any {
 // (one from the same host was reported less than refusalInterval ago);
 // the line is then not logged either.
 func (l *serverLog) routeProblem(format string, v []any, warning bool) (report bool, suppressed int) {
-	if !strings.Contains(format, " - rid:") {
+	if !strings.Contains(format, cueRouteTag) {
 		return true, 0
 	}
 	msg := fmt.Sprintf(format, v...)
-	remote, rest, ok := strings.Cut(msg, " - rid:")
+	remote, rest, ok := strings.Cut(msg, cueRouteTag)
 	if !ok {
 		return true, 0
 	}
@@ -244,24 +240,24 @@ func (l *serverLog) lastRouteError() *RouteError {
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
 	switch {
-	case strings.Contains(format, " - cid:") && strings.Contains(fmt.Sprintf(format, v...), "authentication error"):
+	case strings.Contains(format, cueClientTag) && strings.Contains(fmt.Sprintf(format, v...), cueAuthError):
 		// A client refused for its credentials: the client's problem,
 		// which AuthFailed reports, not the node's.
 		level = slog.LevelWarn
-	case strings.Contains(format, "rid:") && strings.Contains(format, "Error flushing"):
+	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueFlushError):
 		level = slog.LevelInfo
-	case strings.HasPrefix(format, "Error trying to connect to route"):
+	case strings.HasPrefix(format, cueRouteDialError):
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
-	case strings.Contains(fmt.Sprintf(format, v...), "Not possible to have a dedicated route for account"):
+	case strings.Contains(fmt.Sprintf(format, v...), cueDedicatedRoute):
 		// Logged where it is refused, and where the refusal arrives.
 		level = slog.LevelDebug
-	case strings.Contains(format, "Problem registering with account") && strings.HasSuffix(fmt.Sprint(v...), "connection closed"):
+	case strings.Contains(format, cueRegisterAccount) && strings.HasSuffix(fmt.Sprint(v...), cueConnClosed):
 		// A client that went away while it connected (for an
 		// in-process one, often a Connect cut short by the node's end).
 		level = slog.LevelInfo
-	case strings.Contains(format, "Remote server has a duplicate name"):
+	case strings.Contains(format, cueDuplicateName):
 		l.duplicateName(format, v)
 		return
 	}
@@ -283,7 +279,7 @@ func (l *serverLog) Errorf(format string, v ...any) {
 // faster), with the number of refusals since.
 func (l *serverLog) duplicateName(format string, v []any) {
 	report, quiet := l.routeProblem(format, v, false)
-	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), " - rid:")
+	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), cueRouteTag)
 	if l.onClash != nil {
 		l.onClash(remote, false)
 	}

@@ -49,7 +49,7 @@ var connectSafeField = regexp.MustCompile(`"(name|lang|version|user|cluster)":"(
 
 // line returns s fit to emit.
 func (r *redactor) line(s string) string {
-	if i := strings.Index(s, "CONNECT {"); i >= 0 {
+	if i := strings.Index(s, cueConnectProto); i >= 0 {
 		var shown []string
 		for _, m := range connectSafeField.FindAllStringSubmatch(s[i:], -1) {
 			shown = append(shown, m[1]+"="+m[2])
