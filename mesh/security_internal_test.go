@@ -137,6 +137,7 @@ func TestWatchComesBack(t *testing.T) {
 		}
 		return 0
 	}
+	<-a.rtDone // Start returns before the runtime (the watch) is up
 	first := watchID()
 	require.NotZero(t, first)
 	require.NoError(t, a.srv.DisconnectClientByID(first))

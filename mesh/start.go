@@ -27,12 +27,11 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
-	if n.Monitor {
-		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
-	}
-	for _, l := range listeners {
-		if err := l.check(); err != nil {
+	// With JetStream the server touches its store before it listens, so
+	// the listeners are checked first; otherwise only when the server
+	// fails to listen, to say which option was at fault.
+	if n.JetStream {
+		if err := checkListeners(n); err != nil {
 			return nil, err
 		}
 	}
@@ -88,15 +87,64 @@ func Start(o options.Options) (*Node, error) {
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {
 		node.abort()
+		if ferr := checkListeners(n); ferr != nil {
+			return nil, ferr
+		}
 		return nil, err
 	}
 	node.recordURLs()
-	if err := node.startRuntime(); err != nil {
+	node.rtDone = make(chan struct{})
+	if !node.runtimeBeforeStart() {
+		// The node's internal connections and membership tracker come up
+		// alongside the caller's first steps: nothing the caller can do
+		// right after Start depends on them (Peers and WaitForPeers wait
+		// for the dispatcher, which exists), and peers that ask this node
+		// to describe itself wait for its responder.
+		go node.runRuntime()
+		node.watchServer()
+		return node, nil
+	}
+	err = node.startRuntime()
+	close(node.rtDone)
+	if err != nil {
 		node.abort()
 		return nil, err
 	}
 	node.watchServer()
 	return node, nil
+}
+
+// runtimeBeforeStart tells whether Start must return only once the runtime
+// is up: client hooks must see the clients that connect right after Start,
+// and JetStream must be on for the clients' account by then.
+func (n *Node) runtimeBeforeStart() bool {
+	h := n.opts.Hooks
+	return h.NeedsClientEvents() || h.AuthFailed != nil || n.js.on
+}
+
+// runRuntime starts the runtime after Start has returned. Should that fail
+// (the in-process connections of a server that is running do not), the
+// node stops as after a fatal server error, with the reason in Err.
+func (n *Node) runRuntime() {
+	err := n.startRuntime()
+	close(n.rtDone)
+	if err != nil && !n.stopping() {
+		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", err)
+	}
+}
+
+// checkListeners checks every listener the node opens (see listenCheck).
+func checkListeners(n options.Normalized) error {
+	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
+	if n.Monitor {
+		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
+	}
+	for _, l := range listeners {
+		if err := l.check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // abort undoes a Start that failed after the server was created.
@@ -155,13 +203,38 @@ func (l listenCheck) check() error {
 }
 
 // startRuntime connects the node's internal clients and starts the
-// membership tracker, the client-event watch and the traffic sampler.
+// membership tracker, the client-event watch and the traffic sampler. It
+// sets the node's runtime fields only once everything is up, so that
+// stopRuntime, after rtDone, finds either all of them or none.
 func (n *Node) startRuntime() (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
+			}
+		}
+	}()
+	if n.stopping() {
+		return ErrShutdown
+	}
+	// The watch connection is dialled alongside the system connection.
+	// Its cues reach whichever tracker runs: a tracker reads the routes
+	// when it starts, so no cue before matters.
+	type dialled struct {
+		w   *infoWatch
+		err error
+	}
+	watchCh := make(chan dialled, 1)
+	go func() {
+		w, err := startInfoWatch(n.srv, n.creds, n.kickTracker)
+		watchCh <- dialled{w, err}
+	}()
+	watchTaken := false
+	defer func() {
+		if err != nil && !watchTaken {
+			if d := <-watchCh; d.w != nil {
+				d.w.close()
 			}
 		}
 	}()
@@ -187,23 +260,28 @@ func (n *Node) startRuntime() (err error) {
 	if err := n.serveNames(sys); err != nil {
 		return err
 	}
+	// One round trip puts every subscription so far in place.
+	if err := sys.nc.Flush(); err != nil {
+		return fmt.Errorf("natsmesh: in-process system connection: %w", err)
+	}
 	h := n.opts.Hooks
+	var cw *clientWatch
 	if h.NeedsClientEvents() || h.AuthFailed != nil {
-		cw, err := sys.watchClients(n.srv, h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post)
-		if err != nil {
+		if cw, err = sys.watchClients(n.srv, h.NeedsClientEvents(), h.AuthFailed != nil, n.disp.post); err != nil {
 			return err
 		}
 		undo = append(undo, cw.stop)
-		n.clients = cw
 	}
+	d := <-watchCh
+	watchTaken = true
+	if d.err != nil {
+		return d.err
+	}
+	undo = append(undo, d.w.close)
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
 	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL); n.js.peerJoined(p) }
 	t.onLeave = func(p Peer, why LeaveReason) { n.joiner.left(p, why); n.js.peerLeft(p, why) }
-	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
-	if err != nil {
-		return err
-	}
-	n.sys, n.watch = sys, watch
+	n.sys, n.watch, n.clients = sys, d.w, cw
 	n.tracker.Store(t)
 	n.startJetStream()
 	t.start()
@@ -213,4 +291,11 @@ func (n *Node) startRuntime() (err error) {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}
 	return nil
+}
+
+// kickTracker is the watch's cue to re-read the routes.
+func (n *Node) kickTracker() {
+	if t := n.tracker.Load(); t != nil {
+		t.kick()
+	}
 }

@@ -41,6 +41,8 @@ type sysConn struct {
 	waiting     map[string]chan *nats.Msg
 }
 
+// dialSys connects the system connection and subscribes to describe
+// replies and goodbyes; the caller flushes.
 func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 	nc, err := nats.Connect("",
 		nats.InProcessServer(srv),
@@ -71,10 +73,7 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 		}
 		s.subs = append(s.subs, sub)
 	}
-	if err := nc.Flush(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
-	}
+	// The caller flushes once it has made its own subscriptions.
 	return s, nil
 }
 
@@ -162,7 +161,7 @@ func (s *sysConn) serveDescribe(d description, leaf *routetls.Leaf) error {
 		return fmt.Errorf("natsmesh: subscribe %s: %w", describeSubject(d.ID), err)
 	}
 	s.subs = append(s.subs, sub)
-	return s.nc.Flush()
+	return nil // the caller flushes
 }
 
 // checkDescription returns the description in a describe reply if it is
@@ -220,6 +219,7 @@ type varzReply struct {
 // waits (bounded by ctx).
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
 	wait := 50 * time.Microsecond
+	start := time.Now()
 	var varzSince time.Time
 	var last error
 	for {
@@ -255,8 +255,27 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 5*time.Millisecond)
+		wait = describePoll(wait, time.Since(start))
 	}
+}
+
+// Polls of describe for the peer's responder: the responder of a peer
+// that is starting arrives within milliseconds of its route, and every
+// poll step is latency added to PeerJoined, so the first describeFastFor
+// poll at most every describeFastPoll (an interest lookup is a
+// microsecond); then the steps grow to describeSlowPoll.
+const (
+	describeFastFor  = 50 * time.Millisecond
+	describeFastPoll = 250 * time.Microsecond
+	describeSlowPoll = 5 * time.Millisecond
+)
+
+// describePoll returns the poll step after wait, elapsed into describe.
+func describePoll(wait, elapsed time.Duration) time.Duration {
+	if elapsed < describeFastFor {
+		return min(wait*2, describeFastPoll)
+	}
+	return min(wait*2, describeSlowPoll)
 }
 
 // reply hands a describe reply to the ask waiting for it; a reply nobody
