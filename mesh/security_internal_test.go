@@ -75,7 +75,7 @@ func TestDescribeRepliesAreChecked(t *testing.T) {
 			if !tt.pool {
 				p = nil
 			}
-			d, err := checkDescription(tt.data, "IDA", nonce, p)
+			d, err := checkDescription(tt.data, "IDA", nonce, p, nil)
 			if tt.error == "" {
 				require.NoError(t, err)
 				assert.Equal(t, a, d)

@@ -70,8 +70,12 @@ func Start(o options.Options) (*Node, error) {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	// The route certificate names the server's ID, known from here on;
-	// no route is dialled or accepted before Start.
-	if err := sec.mint(n, srv.ID()); err != nil {
+	// it is minted while the server starts, and the certificate callbacks
+	// wait for it. The authorities it is checked against are needed as
+	// soon as a route can be dialled or accepted.
+	sec.mint(n, srv.ID())
+	if err := sec.waitDerived(); err != nil {
+		_ = sec.waitMinted()
 		js.stop(sl.log)
 		return nil, err
 	}
@@ -90,6 +94,10 @@ func Start(o options.Options) (*Node, error) {
 		if ferr := checkListeners(n); ferr != nil {
 			return nil, ferr
 		}
+		return nil, err
+	}
+	if err := sec.waitMinted(); err != nil {
+		node.abort()
 		return nil, err
 	}
 	node.recordURLs()
@@ -247,7 +255,7 @@ func (n *Node) startRuntime() (err error) {
 	sys.nc.SetErrorHandler(n.log.asyncError)
 	var leaf *routetls.Leaf
 	if n.sec != nil && n.sec.own != nil {
-		sys.authorities, leaf = n.sec.accept, n.sec.leaf.Load()
+		sys.authorities, sys.handshaken, leaf = n.sec.accept, n.sec.handshaken, n.sec.leaf.Load()
 	}
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(),

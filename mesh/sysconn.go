@@ -28,9 +28,13 @@ import (
 type sysConn struct {
 	acc         *server.Account // the system account, to look up interest
 	authorities *x509.CertPool  // with a Secret: who may sign descriptions
-	nc          *nats.Conn
-	goodbyes    chan *nats.Msg
-	subs        []*nats.Subscription
+	// With a Secret: the leaf certificates this node's route handshakes
+	// have verified against authorities (nil: none known), which a
+	// description's certificate need not be verified again against.
+	handshaken func(der []byte) *x509.Certificate
+	nc         *nats.Conn
+	goodbyes   chan *nats.Msg
+	subs       []*nats.Subscription
 
 	// Describe replies arrive on replyPrefix+token, through one wildcard
 	// subscription made at dial time: a subscription per request would
@@ -167,7 +171,12 @@ func (s *sysConn) serveDescribe(d description, leaf *routetls.Leaf) error {
 // checkDescription returns the description in a describe reply if it is
 // about server id and, when authorities is set, signed over nonce by a
 // route certificate that they sign and that names id.
-func checkDescription(data []byte, id string, nonce []byte, authorities *x509.CertPool) (description, error) {
+//
+// handshaken, if not nil, returns the certificate of der if a route
+// handshake of this node has verified it against authorities (a peer's
+// certificate is the one it presents on its routes), sparing a second
+// verification of its chain.
+func checkDescription(data []byte, id string, nonce []byte, authorities *x509.CertPool, handshaken func([]byte) *x509.Certificate) (description, error) {
 	var r describeReply
 	var d description
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -182,9 +191,18 @@ func checkDescription(data []byte, id string, nonce []byte, authorities *x509.Ce
 	if authorities == nil {
 		return d, nil
 	}
-	cert, certID, err := routetls.VerifyLeaf(r.Cert, authorities)
-	if err != nil {
-		return d, fmt.Errorf("the reply's certificate: %w", err)
+	var cert *x509.Certificate
+	var certID string
+	if handshaken != nil {
+		if cert = handshaken(r.Cert); cert != nil {
+			certID = routetls.ServerID(cert)
+		}
+	}
+	if cert == nil {
+		var err error
+		if cert, certID, err = routetls.VerifyLeaf(r.Cert, authorities); err != nil {
+			return d, fmt.Errorf("the reply's certificate: %w", err)
+		}
 	}
 	if certID != id {
 		return d, fmt.Errorf("the reply is signed by the certificate of %q (%s), not of %s", cert.Subject.CommonName, certID, id)
@@ -338,7 +356,7 @@ func (s *sysConn) ask(ctx context.Context, id string) (description, error) {
 			}
 			return description{}, errNoResponders
 		}
-		d, err := checkDescription(m.Data, id, nonce, s.authorities)
+		d, err := checkDescription(m.Data, id, nonce, s.authorities, s.handshaken)
 		if err == nil {
 			return d, nil
 		}
