@@ -67,7 +67,7 @@ type learnedHello struct {
 // an older natsmesh, is then asked). A hello no describe takes is
 // forgotten after learnedTTL.
 const (
-	helloWait  = 3 * time.Millisecond
+	helloWait  = time.Millisecond
 	learnedTTL = 10 * time.Second
 )
 
