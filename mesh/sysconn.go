@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -49,6 +50,7 @@ type sysConn struct {
 	// helloHeader), sent with every describe request it makes; learned
 	// holds the descriptions other nodes sent with theirs, until describe
 	// takes them, and learnedWake is closed and replaced at each.
+	describing  atomic.Int64 // describe calls under way (see describePoll)
 	hello       string
 	self        string // this node's server ID, once it serves describe
 	learned     map[string]learnedHello
@@ -365,6 +367,8 @@ type varzReply struct {
 // pooled peer's, over its system-account route); until they have, describe
 // waits (bounded by ctx).
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
+	s.describing.Add(1)
+	defer s.describing.Add(-1)
 	wait := 50 * time.Microsecond
 	start := time.Now()
 	var varzSince time.Time
@@ -417,7 +421,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		case <-time.After(wait):
 		case <-heard:
 		}
-		wait = describePoll(wait, time.Since(start))
+		wait = describePoll(wait, time.Since(start), s.describing.Load())
 	}
 }
 
@@ -425,17 +429,23 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 // that is starting arrives within milliseconds of its route, and every
 // poll step is latency added to PeerJoined, so the first describeFastFor
 // poll at most every describeFastPoll (an interest lookup is a
-// microsecond); then the steps grow to describeSlowPoll.
+// microsecond); then the steps grow to describeSlowPoll. While many
+// describes wait at once (a large mesh forming: hundreds), the fast step
+// grows with their number, so that together they poll no more than
+// describeFastPollers would.
 const (
-	describeFastFor  = 50 * time.Millisecond
-	describeFastPoll = 250 * time.Microsecond
-	describeSlowPoll = 5 * time.Millisecond
+	describeFastFor     = 50 * time.Millisecond
+	describeFastPoll    = 250 * time.Microsecond
+	describeFastPollers = 16
+	describeSlowPoll    = 5 * time.Millisecond
 )
 
-// describePoll returns the poll step after wait, elapsed into describe.
-func describePoll(wait, elapsed time.Duration) time.Duration {
+// describePoll returns the poll step after wait, elapsed into describe,
+// with active describes under way.
+func describePoll(wait, elapsed time.Duration, active int64) time.Duration {
 	if elapsed < describeFastFor {
-		return min(wait*2, describeFastPoll)
+		fast := describeFastPoll * time.Duration(max(1, active/describeFastPollers))
+		return min(wait*2, min(fast, describeSlowPoll))
 	}
 	return min(wait*2, describeSlowPoll)
 }
