@@ -19,6 +19,11 @@ import (
 // Start starts a node and returns once it accepts client and route
 // connections (and monitoring ones, if Options.Monitor is set). It does not
 // wait for the mesh: the seed may not be up yet; use WaitForPeers for that.
+// The node's own in-process connections and its membership tracking come
+// up alongside the caller's next steps, within a millisecond or so; with
+// a client hook (ClientConnected, ClientDisconnected, SlowConsumer,
+// AuthFailed) or JetStream, Start returns only once they are up, so that
+// no client that connects after Start returns goes unreported.
 //
 // Bad options are refused with an error that matches options.ErrInvalid
 // and names the field and its value. On any error nothing is left running.
