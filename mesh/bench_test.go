@@ -63,6 +63,74 @@ func BenchmarkFormation(b *testing.B) {
 	}
 }
 
+// BenchmarkFormationSequential is BenchmarkFormation with the nodes
+// started one after another, as an application's code naturally does (see
+// meshbench.FormSequential): node 0, then node 1 once node 0's start has
+// returned, and so on. Reported as in BenchmarkFormation. (Its
+// sub-benchmarks are "n=3" and "n=32", so that -bench Formation/nodes=32
+// does not run them.)
+//
+// Targets: mesh/raw ≤ 0.15 at 3 nodes, ≤ 0.5 at 32.
+func BenchmarkFormationSequential(b *testing.B) {
+	for _, n := range []int{3, 32} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			if n > 9 && raceEnabled() {
+				b.Skip("skipped under the race detector: see BenchmarkFormation")
+			}
+			var meshDur, rawDur []time.Duration
+			for i := 0; i < b.N; i++ {
+				for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
+					d, err := mb.TimeFormationSequential(kind, n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if kind == mb.Mesh {
+						meshDur = append(meshDur, d)
+					} else {
+						rawDur = append(rawDur, d)
+					}
+				}
+			}
+			m, r := mb.Percentile(meshDur, 50), mb.Percentile(rawDur, 50)
+			b.ReportMetric(mb.Ms(m), "mesh-ms")
+			b.ReportMetric(mb.Ms(r), "raw-ms")
+			b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+		})
+	}
+}
+
+// startsPerOp is how many starts of each side one iteration of
+// BenchmarkStart times.
+const startsPerOp = 10
+
+// BenchmarkStart measures what mesh.Start costs against a bare
+// nats-server start with the same listeners (see meshbench.TimeStart): 10
+// starts of each side per iteration, alternating, each shut down untimed.
+// Reported: the median start of each side ("mesh-ms", "raw-ms") and their
+// ratio ("mesh/raw").
+//
+// Target: mesh/raw ≤ 1.3.
+func BenchmarkStart(b *testing.B) {
+	var meshDur, rawDur []time.Duration
+	for i := range b.N * startsPerOp {
+		for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
+			d, err := mb.TimeStart(kind, i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if kind == mb.Mesh {
+				meshDur = append(meshDur, d)
+			} else {
+				rawDur = append(rawDur, d)
+			}
+		}
+	}
+	m, r := mb.Percentile(meshDur, 50), mb.Percentile(rawDur, 50)
+	b.ReportMetric(mb.Ms(m), "mesh-ms")
+	b.ReportMetric(mb.Ms(r), "raw-ms")
+	b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+}
+
 // alternate returns kinds in order for even i and reversed for odd i, so
 // that neither side of a comparison always goes first.
 func alternate[T any](i int, a, b T) []T {

@@ -34,6 +34,10 @@ type Node struct {
 	sampler *sampler     // nil unless traffic samples are on
 	joiner  *joiner
 	tracker atomic.Pointer[tracker]
+	// rtDone is closed once startRuntime has returned: the runtime fields
+	// above (sys, watch, clients, sampler, guard) are then set, all of
+	// them or, if it failed, none.
+	rtDone chan struct{}
 
 	stopOnce  sync.Once
 	leaveOnce sync.Once
@@ -173,7 +177,7 @@ func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	}
 	defer n.dials.finish(d)
 	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
-	if n.app.kp != nil && !hasCredentials(opts) {
+	if n.app.key != nil && !hasCredentials(opts) {
 		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
 	}
 	nc, err := nats.Connect("", all...)
@@ -261,21 +265,27 @@ func (n *Node) stopRuntime() {
 	n.stopOnce.Do(func() {
 		close(n.closed)
 		n.dials.abortAll()
-		if t := n.tracker.Load(); t != nil {
-			t.farewell() // while the routes are up: peers report Left
+		// A runtime still coming up finishes first (its steps are
+		// in-process and bounded), or fails: either way, then, its
+		// fields are settled.
+		<-n.rtDone
+		if n.sys != nil {
+			if t := n.tracker.Load(); t != nil {
+				t.farewell() // while the routes are up: peers report Left
+			}
+			if n.guard != nil {
+				n.guard.stop()
+			}
+			n.joiner.stop()
+			if t := n.tracker.Load(); t != nil {
+				t.stop()
+			}
+			if n.sampler != nil {
+				n.sampler.stop()
+			}
+			n.watch.close()
+			n.sys.close()
 		}
-		if n.guard != nil {
-			n.guard.stop()
-		}
-		n.joiner.stop()
-		if t := n.tracker.Load(); t != nil {
-			t.stop()
-		}
-		if n.sampler != nil {
-			n.sampler.stop()
-		}
-		n.watch.close()
-		n.sys.close()
 		n.js.closeConn()
 		if n.clients != nil {
 			n.clients.stop()

@@ -75,7 +75,7 @@ func TestDescribeRepliesAreChecked(t *testing.T) {
 			if !tt.pool {
 				p = nil
 			}
-			d, err := checkDescription(tt.data, "IDA", nonce, p)
+			d, err := checkDescription(tt.data, "IDA", nonce, p, nil)
 			if tt.error == "" {
 				require.NoError(t, err)
 				assert.Equal(t, a, d)
@@ -137,6 +137,7 @@ func TestWatchComesBack(t *testing.T) {
 		}
 		return 0
 	}
+	<-a.rtDone // Start returns before the runtime (the watch) is up
 	first := watchID()
 	require.NotZero(t, first)
 	require.NoError(t, a.srv.DisconnectClientByID(first))

@@ -1,6 +1,8 @@
 package mesh
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net/url"
@@ -36,24 +38,27 @@ const (
 )
 
 type credentials struct {
-	kp  nkeys.KeyPair
-	pub string
+	key ed25519.PrivateKey
+	pub string // the public key, as an nkey
 }
 
+// newCredentials makes a user nkey. It keeps the Ed25519 key itself:
+// nkeys' KeyPair derives it from the seed again for every public key and
+// every signature, each time the cost of a key generation.
 func newCredentials() (credentials, error) {
-	kp, err := nkeys.CreateUser()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
 	}
-	pub, err := kp.PublicKey()
+	enc, err := nkeys.Encode(nkeys.PrefixByteUser, pub)
 	if err != nil {
 		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
 	}
-	return credentials{kp: kp, pub: pub}, nil
+	return credentials{key: key, pub: string(enc)}, nil
 }
 
 // sign signs a server nonce, as nats.Nkey's callback does.
-func (c credentials) sign(nonce []byte) ([]byte, error) { return c.kp.Sign(nonce) }
+func (c credentials) sign(nonce []byte) ([]byte, error) { return ed25519.Sign(c.key, nonce), nil }
 
 // clientsMustLogIn tells whether anonymous clients are refused.
 func clientsMustLogIn(n options.Normalized) bool { return len(n.Users) > 0 || n.Token != "" }

@@ -19,6 +19,11 @@ import (
 // Start starts a node and returns once it accepts client and route
 // connections (and monitoring ones, if Options.Monitor is set). It does not
 // wait for the mesh: the seed may not be up yet; use WaitForPeers for that.
+// The node's own in-process connections and its membership tracking come
+// up alongside the caller's next steps, within a millisecond or so; with
+// a client hook (ClientConnected, ClientDisconnected, SlowConsumer,
+// AuthFailed) or JetStream, Start returns only once they are up, so that
+// no client that connects after Start returns goes unreported.
 //
 // Bad options are refused with an error that matches options.ErrInvalid
 // and names the field and its value. On any error nothing is left running.
@@ -27,12 +32,11 @@ func Start(o options.Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
-	if n.Monitor {
-		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
-	}
-	for _, l := range listeners {
-		if err := l.check(); err != nil {
+	// With JetStream the server touches its store before it listens, so
+	// the listeners are checked first; otherwise only when the server
+	// fails to listen, to say which option was at fault.
+	if n.JetStream {
+		if err := checkListeners(n); err != nil {
 			return nil, err
 		}
 	}
@@ -71,8 +75,12 @@ func Start(o options.Options) (*Node, error) {
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	// The route certificate names the server's ID, known from here on;
-	// no route is dialled or accepted before Start.
-	if err := sec.mint(n, srv.ID()); err != nil {
+	// it is minted while the server starts, and the certificate callbacks
+	// wait for it. The authorities it is checked against are needed as
+	// soon as a route can be dialled or accepted.
+	sec.mint(n, srv.ID())
+	if err := sec.waitDerived(); err != nil {
+		_ = sec.waitMinted()
 		js.stop(sl.log)
 		return nil, err
 	}
@@ -88,15 +96,74 @@ func Start(o options.Options) (*Node, error) {
 	srv.Start() // returns once the client listener is up (or failed)
 	if err := node.waitListening(); err != nil {
 		node.abort()
+		if ferr := checkListeners(n); ferr != nil {
+			return nil, ferr
+		}
+		return nil, err
+	}
+	if err := sec.waitMinted(); err != nil {
+		node.abort()
 		return nil, err
 	}
 	node.recordURLs()
-	if err := node.startRuntime(); err != nil {
+	node.rtDone = make(chan struct{})
+	if !node.runtimeBeforeStart() {
+		// The node's internal connections and membership tracker come up
+		// alongside the caller's first steps: nothing the caller can do
+		// right after Start depends on them (Peers and WaitForPeers wait
+		// for the dispatcher, which exists), and peers that ask this node
+		// to describe itself wait for its responder.
+		go node.runRuntime()
+		node.watchServer()
+		return node, nil
+	}
+	err = node.startRuntime()
+	close(node.rtDone)
+	if err != nil {
 		node.abort()
 		return nil, err
 	}
 	node.watchServer()
 	return node, nil
+}
+
+// runtimeBeforeStart tells whether Start must return only once the runtime
+// is up: client hooks must see the clients that connect right after Start,
+// and JetStream must be on for the clients' account by then.
+func (n *Node) runtimeBeforeStart() bool {
+	h := n.opts.Hooks
+	return needsClientEvents(h) || h.AuthFailed != nil || n.js.on
+}
+
+// needsClientEvents tells whether a hook wants client connects and
+// disconnects.
+func needsClientEvents(h options.Hooks) bool {
+	return h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
+}
+
+// runRuntime starts the runtime after Start has returned. Should that fail
+// (the in-process connections of a server that is running do not), the
+// node stops as after a fatal server error, with the reason in Err.
+func (n *Node) runRuntime() {
+	err := n.startRuntime()
+	close(n.rtDone)
+	if err != nil && !n.stopping() {
+		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", err)
+	}
+}
+
+// checkListeners checks every listener the node opens (see listenCheck).
+func checkListeners(n options.Normalized) error {
+	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
+	if n.Monitor {
+		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
+	}
+	for _, l := range listeners {
+		if err := l.check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // abort undoes a Start that failed after the server was created.
@@ -155,13 +222,38 @@ func (l listenCheck) check() error {
 }
 
 // startRuntime connects the node's internal clients and starts the
-// membership tracker, the client-event watch and the traffic sampler.
+// membership tracker, the client-event watch and the traffic sampler. It
+// sets the node's runtime fields only once everything is up, so that
+// stopRuntime, after rtDone, finds either all of them or none.
 func (n *Node) startRuntime() (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
+			}
+		}
+	}()
+	if n.stopping() {
+		return ErrShutdown
+	}
+	// The watch connection is dialled alongside the system connection.
+	// Its cues reach whichever tracker runs: a tracker reads the routes
+	// when it starts, so no cue before matters.
+	type dialled struct {
+		w   *infoWatch
+		err error
+	}
+	watchCh := make(chan dialled, 1)
+	go func() {
+		w, err := startInfoWatch(n.srv, n.creds, n.kickTracker)
+		watchCh <- dialled{w, err}
+	}()
+	watchTaken := false
+	defer func() {
+		if err != nil && !watchTaken {
+			if d := <-watchCh; d.w != nil {
+				d.w.close()
 			}
 		}
 	}()
@@ -174,7 +266,7 @@ func (n *Node) startRuntime() (err error) {
 	sys.nc.SetErrorHandler(n.log.asyncError)
 	var leaf *routetls.Leaf
 	if n.sec != nil && n.sec.own != nil {
-		sys.authorities, leaf = n.sec.accept, n.sec.leaf.Load()
+		sys.authorities, sys.handshaken, leaf = n.sec.accept, n.sec.handshaken, n.sec.leaf.Load()
 	}
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(),
@@ -187,24 +279,29 @@ func (n *Node) startRuntime() (err error) {
 	if err := n.serveNames(sys); err != nil {
 		return err
 	}
+	// One round trip puts every subscription so far in place.
+	if err := sys.nc.Flush(); err != nil {
+		return fmt.Errorf("natsmesh: in-process system connection: %w", err)
+	}
 	h := n.opts.Hooks
-	clientEvents := h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
+	var cw *clientWatch
+	clientEvents := needsClientEvents(h)
 	if clientEvents || h.AuthFailed != nil {
-		cw, err := sys.watchClients(n.srv, clientEvents, h.AuthFailed != nil, n.disp.post)
-		if err != nil {
+		if cw, err = sys.watchClients(n.srv, clientEvents, h.AuthFailed != nil, n.disp.post); err != nil {
 			return err
 		}
 		undo = append(undo, cw.stop)
-		n.clients = cw
 	}
+	d := <-watchCh
+	watchTaken = true
+	if d.err != nil {
+		return d.err
+	}
+	undo = append(undo, d.w.close)
 	t := newTracker(n.srv, sys, n.disp, n.log.log)
 	t.onJoin = func(p Peer) { n.joiner.remember(p.ClusterURL); n.js.peerJoined(p) }
 	t.onLeave = func(p Peer, why LeaveReason) { n.joiner.left(p, why); n.js.peerLeft(p, why) }
-	watch, err := startInfoWatch(n.srv, n.creds, t.kick)
-	if err != nil {
-		return err
-	}
-	n.sys, n.watch = sys, watch
+	n.sys, n.watch, n.clients = sys, d.w, cw
 	n.tracker.Store(t)
 	n.startJetStream()
 	t.start()
@@ -214,4 +311,11 @@ func (n *Node) startRuntime() (err error) {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}
 	return nil
+}
+
+// kickTracker is the watch's cue to re-read the routes.
+func (n *Node) kickTracker() {
+	if t := n.tracker.Load(); t != nil {
+		t.kick()
+	}
 }

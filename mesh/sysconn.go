@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -28,9 +30,13 @@ import (
 type sysConn struct {
 	acc         *server.Account // the system account, to look up interest
 	authorities *x509.CertPool  // with a Secret: who may sign descriptions
-	nc          *nats.Conn
-	goodbyes    chan *nats.Msg
-	subs        []*nats.Subscription
+	// With a Secret: the leaf certificates this node's route handshakes
+	// have verified against authorities (nil: none known), which a
+	// description's certificate need not be verified again against.
+	handshaken func(der []byte) *x509.Certificate
+	nc         *nats.Conn
+	goodbyes   chan *nats.Msg
+	subs       []*nats.Subscription
 
 	// Describe replies arrive on replyPrefix+token, through one wildcard
 	// subscription made at dial time: a subscription per request would
@@ -39,8 +45,55 @@ type sysConn struct {
 	replyPrefix string
 	mu          sync.Mutex
 	waiting     map[string]chan *nats.Msg
+
+	// hello is this node's own description, signed as a hello (see
+	// helloHeader), sent with every describe request it makes; learned
+	// holds the descriptions other nodes sent with theirs, until describe
+	// takes them, and learnedWake is closed and replaced at each.
+	describing  atomic.Int64 // describe calls under way (see describePoll)
+	hello       string
+	self        string // this node's server ID, once it serves describe
+	learned     map[string]learnedHello
+	learnedWake chan struct{}
 }
 
+// learnedHello is a description a hello brought, and when.
+type learnedHello struct {
+	d  description
+	at time.Time
+}
+
+// Of two nodes that meet, the one with the smaller server ID asks first;
+// the other waits up to helloWait, from the moment it sees the first one's
+// responder, for its hello before asking itself (a node that sends none,
+// an older natsmesh, is then asked). A hello no describe takes is
+// forgotten after learnedTTL.
+const (
+	helloWait  = time.Millisecond
+	learnedTTL = 10 * time.Second
+)
+
+// helloHeader carries, on a describe request, the asking node's own
+// description, signed like a describe reply but over helloLabel instead of
+// a nonce. The node asked learns the asker from it and need not ask back:
+// two nodes that meet exchange one request and one reply, not two of
+// each. A replayed hello is harmless: a server's description does not
+// change while its ID lives, and IDs are new at every start. (Nodes that
+// do not know the header ignore it, and answer the request as before.)
+const helloHeader = "Natsmesh-Hello"
+
+// helloLabel is what a hello's signature covers before the description:
+// it is not describeNonceSize long, so no signature over a reply (a nonce
+// then the description, a JSON object) is one over a hello, nor the
+// reverse.
+const helloLabel = "natsmesh hello v1:"
+
+// maxLearned bounds the descriptions kept from hellos that no describe
+// has taken yet.
+const maxLearned = 1024
+
+// dialSys connects the system connection and subscribes to describe
+// replies and goodbyes; the caller flushes.
 func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 	nc, err := nats.Connect("",
 		nats.InProcessServer(srv),
@@ -56,7 +109,8 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
 	}
 	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
-		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{}}
+		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{},
+		learned: map[string]learnedHello{}, learnedWake: make(chan struct{})}
 	replies, err := nc.Subscribe(s.replyPrefix+"*", s.reply)
 	if err != nil {
 		nc.Close()
@@ -71,10 +125,7 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 		}
 		s.subs = append(s.subs, sub)
 	}
-	if err := nc.Flush(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
-	}
+	// The caller flushes once it has made its own subscriptions.
 	return s, nil
 }
 
@@ -141,34 +192,55 @@ func (s *sysConn) serveDescribe(d description, leaf *routetls.Leaf) error {
 	if err != nil {
 		return err
 	}
+	hello := describeReply{Description: desc}
+	if leaf != nil {
+		hello.Cert = leaf.Cert.Raw
+		hello.Sig = ed25519.Sign(leaf.Key, append([]byte(helloLabel), desc...))
+	}
+	helloJSON, err := json.Marshal(hello)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hello, s.self = base64.RawURLEncoding.EncodeToString(helloJSON), d.ID
+	s.mu.Unlock()
 	sub, err := s.nc.Subscribe(describeSubject(d.ID), func(m *nats.Msg) {
-		if leaf == nil {
+		// Answer first: the asker waits for it.
+		switch {
+		case leaf == nil:
 			_ = m.Respond(plain)
-			return
-		}
-		if len(m.Data) != describeNonceSize {
+		case len(m.Data) == describeNonceSize:
+			signed, err := json.Marshal(describeReply{
+				Description: desc,
+				Cert:        leaf.Cert.Raw,
+				Sig:         ed25519.Sign(leaf.Key, append(m.Data[:len(m.Data):len(m.Data)], desc...)),
+			})
+			if err == nil {
+				_ = m.Respond(signed)
+			}
+		default:
 			return // not a describe request: nothing is signed for it
 		}
-		signed, err := json.Marshal(describeReply{
-			Description: desc,
-			Cert:        leaf.Cert.Raw,
-			Sig:         ed25519.Sign(leaf.Key, append(m.Data[:len(m.Data):len(m.Data)], desc...)),
-		})
-		if err == nil {
-			_ = m.Respond(signed)
+		if h := m.Header.Get(helloHeader); h != "" {
+			s.hear(h, d.ID)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("natsmesh: subscribe %s: %w", describeSubject(d.ID), err)
 	}
 	s.subs = append(s.subs, sub)
-	return s.nc.Flush()
+	return nil // the caller flushes
 }
 
 // checkDescription returns the description in a describe reply if it is
 // about server id and, when authorities is set, signed over nonce by a
 // route certificate that they sign and that names id.
-func checkDescription(data []byte, id string, nonce []byte, authorities *x509.CertPool) (description, error) {
+//
+// handshaken, if not nil, returns the certificate of der if a route
+// handshake of this node has verified it against authorities (a peer's
+// certificate is the one it presents on its routes), sparing a second
+// verification of its chain.
+func checkDescription(data []byte, id string, nonce []byte, authorities *x509.CertPool, handshaken func([]byte) *x509.Certificate) (description, error) {
 	var r describeReply
 	var d description
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -183,9 +255,18 @@ func checkDescription(data []byte, id string, nonce []byte, authorities *x509.Ce
 	if authorities == nil {
 		return d, nil
 	}
-	cert, certID, err := routetls.VerifyLeaf(r.Cert, authorities)
-	if err != nil {
-		return d, fmt.Errorf("the reply's certificate: %w", err)
+	var cert *x509.Certificate
+	var certID string
+	if handshaken != nil {
+		if cert = handshaken(r.Cert); cert != nil {
+			certID = routetls.ServerID(cert)
+		}
+	}
+	if cert == nil {
+		var err error
+		if cert, certID, err = routetls.VerifyLeaf(r.Cert, authorities); err != nil {
+			return d, fmt.Errorf("the reply's certificate: %w", err)
+		}
 	}
 	if certID != id {
 		return d, fmt.Errorf("the reply is signed by the certificate of %q (%s), not of %s", cert.Subject.CommonName, certID, id)
@@ -195,6 +276,73 @@ func checkDescription(data []byte, id string, nonce []byte, authorities *x509.Ce
 		return d, errors.New("the reply's signature does not verify")
 	}
 	return d, nil
+}
+
+// checkHello returns the description in a hello (see helloHeader) if,
+// when authorities is set, it is signed over helloLabel by a route
+// certificate that they sign and that names the server it describes (as
+// checkDescription, handshaken included).
+func checkHello(data []byte, authorities *x509.CertPool, handshaken func([]byte) *x509.Certificate) (description, error) {
+	var r describeReply
+	var d description
+	if err := json.Unmarshal(data, &r); err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(r.Description, &d); err != nil {
+		return d, err
+	}
+	if d.ID == "" {
+		return d, errors.New("the hello names no server")
+	}
+	// The checks of a reply about d.ID, with the label for a nonce.
+	return checkDescription(data, d.ID, []byte(helloLabel), authorities, handshaken)
+}
+
+// hear records the description a describe request carried, unless it
+// does not check out or describes this node.
+func (s *sysConn) hear(header, self string) {
+	data, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return
+	}
+	d, err := checkHello(data, s.authorities, s.handshaken)
+	if err != nil || d.ID == self {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, l := range s.learned {
+		if now.Sub(l.at) > learnedTTL {
+			delete(s.learned, id)
+		}
+	}
+	if len(s.learned) >= maxLearned {
+		clear(s.learned)
+	}
+	s.learned[d.ID] = learnedHello{d, now}
+	close(s.learnedWake)
+	s.learnedWake = make(chan struct{})
+}
+
+// takeLearned returns (and forgets) the description of id a hello
+// brought, if any, and a channel closed at the next hello.
+func (s *sysConn) takeLearned(id string) (description, bool, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.learned[id]
+	if ok {
+		delete(s.learned, id)
+	}
+	return l.d, ok, s.learnedWake
+}
+
+// asksFirst tells whether this node asks peer id at once, rather than
+// waiting helloWait for the peer's hello (see helloWait).
+func (s *sysConn) asksFirst(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hello == "" || s.self < id
 }
 
 // varzReply is the part of a $SYS.REQ.SERVER.<id>.VARZ reply we use.
@@ -219,20 +367,37 @@ type varzReply struct {
 // pooled peer's, over its system-account route); until they have, describe
 // waits (bounded by ctx).
 func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterURL string, clientURLs []string, err error) {
+	s.describing.Add(1)
+	defer s.describing.Add(-1)
 	wait := 50 * time.Microsecond
+	start := time.Now()
 	var varzSince time.Time
 	var last error
+	found := func(d description) (string, []string, error) {
+		s.takeLearned(id) // one that came meanwhile is not needed
+		for i, u := range d.ClientURLs {
+			d.ClientURLs[i] = unwildcard(u, fallbackIP)
+		}
+		return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
+	}
+	first := s.asksFirst(id)
+	var responderSince time.Time
 	for {
+		// The peer may have described itself already, asking this node.
+		d, ok, heard := s.takeLearned(id)
+		if ok {
+			return found(d)
+		}
 		// A wildcard subscriber in the system account (an operator's
 		// `nats sub '>'`) shows interest before the peer's responder
 		// exists: ask again until a reply checks out.
-		if s.acc.Interest(describeSubject(id)) > 0 {
+		if s.acc.Interest(describeSubject(id)) > 0 && responderSince.IsZero() {
+			responderSince = time.Now()
+		}
+		if !responderSince.IsZero() && (first || time.Since(responderSince) >= helloWait) {
 			d, err := s.ask(ctx, id)
 			if err == nil {
-				for i, u := range d.ClientURLs {
-					d.ClientURLs[i] = unwildcard(u, fallbackIP)
-				}
-				return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
+				return found(d)
 			}
 			last = err
 		}
@@ -254,9 +419,35 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 			}
 			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 		case <-time.After(wait):
+		case <-heard:
 		}
-		wait = min(wait*2, 5*time.Millisecond)
+		wait = describePoll(wait, time.Since(start), s.describing.Load())
 	}
+}
+
+// Polls of describe for the peer's responder: the responder of a peer
+// that is starting arrives within milliseconds of its route, and every
+// poll step is latency added to PeerJoined, so the first describeFastFor
+// poll at most every describeFastPoll (an interest lookup is a
+// microsecond); then the steps grow to describeSlowPoll. While many
+// describes wait at once (a large mesh forming: hundreds), the fast step
+// grows with their number, so that together they poll no more than
+// describeFastPollers would.
+const (
+	describeFastFor     = 50 * time.Millisecond
+	describeFastPoll    = 250 * time.Microsecond
+	describeFastPollers = 16
+	describeSlowPoll    = 5 * time.Millisecond
+)
+
+// describePoll returns the poll step after wait, elapsed into describe,
+// with active describes under way.
+func describePoll(wait, elapsed time.Duration, active int64) time.Duration {
+	if elapsed < describeFastFor {
+		fast := describeFastPoll * time.Duration(max(1, active/describeFastPollers))
+		return min(wait*2, min(fast, describeSlowPoll))
+	}
+	return min(wait*2, describeSlowPoll)
 }
 
 // reply hands a describe reply to the ask waiting for it; a reply nobody
@@ -299,7 +490,13 @@ func (s *sysConn) ask(ctx context.Context, id string) (description, error) {
 		delete(s.waiting, token)
 		s.mu.Unlock()
 	}()
-	if err := s.nc.PublishRequest(describeSubject(id), s.replyPrefix+token, nonce); err != nil {
+	req := &nats.Msg{Subject: describeSubject(id), Reply: s.replyPrefix + token, Data: nonce}
+	s.mu.Lock()
+	if s.hello != "" {
+		req.Header = nats.Header{helloHeader: []string{s.hello}}
+	}
+	s.mu.Unlock()
+	if err := s.nc.PublishMsg(req); err != nil {
 		return description{}, err
 	}
 	var last error
@@ -319,7 +516,7 @@ func (s *sysConn) ask(ctx context.Context, id string) (description, error) {
 			}
 			return description{}, errNoResponders
 		}
-		d, err := checkDescription(m.Data, id, nonce, s.authorities)
+		d, err := checkDescription(m.Data, id, nonce, s.authorities, s.handshaken)
 		if err == nil {
 			return d, nil
 		}

@@ -11,6 +11,7 @@
 package meshbench
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net/url"
@@ -116,6 +117,29 @@ type Cluster struct {
 //
 // On error nothing is left running. The caller closes the cluster.
 func Form(kind Kind, n int) (*Cluster, time.Duration, error) {
+	return form(kind, n, false)
+}
+
+// FormSequential is Form with the nodes started one after another, as
+// an application's code naturally starts them: node 0, then node 1 once
+// node 0's start has returned, and so on, every node told only node 0's
+// route URL; then the same wait for a full mesh. The raw side waits for
+// each server's ReadyForConnections before starting the next.
+func FormSequential(kind Kind, n int) (*Cluster, time.Duration, error) {
+	return form(kind, n, true)
+}
+
+// TimeFormationSequential is TimeFormation with FormSequential.
+func TimeFormationSequential(kind Kind, n int) (time.Duration, error) {
+	c, d, err := FormSequential(kind, n)
+	if err != nil {
+		return 0, err
+	}
+	c.Close()
+	return d, nil
+}
+
+func form(kind Kind, n int, sequential bool) (*Cluster, time.Duration, error) {
 	if n < 1 {
 		return nil, 0, fmt.Errorf("meshbench: %d nodes, want at least 1", n)
 	}
@@ -128,9 +152,14 @@ func Form(kind Kind, n int) (*Cluster, time.Duration, error) {
 		}
 	}
 	start := time.Now()
-	if kind == Raw || kind == RawTLS {
+	switch {
+	case (kind == Raw || kind == RawTLS) && sequential:
+		err = c.formRawSequential(n, pki)
+	case kind == Raw || kind == RawTLS:
 		err = c.formRaw(n, pki)
-	} else {
+	case sequential:
+		err = c.formMeshSequential(n)
+	default:
 		err = c.formMesh(n)
 	}
 	d := time.Since(start)
@@ -194,6 +223,63 @@ func (c *Cluster) formMesh(n int) error {
 		c.Servers[i] = node.Server()
 	}
 	return nil
+}
+
+// formMeshSequential starts the nodes one after another, each seeded
+// with node 0's route URL, then waits for every node's WaitForPeers.
+func (c *Cluster) formMeshSequential(n int) error {
+	var opts []meshtest.Option
+	switch c.Kind {
+	case MeshHooks:
+		opts = append(opts, func(_ int, o *options.Options) { AllHooks(o) })
+	case MeshSecret:
+		opts = append(opts, meshtest.WithSecret(options.NewSecret()))
+	}
+	c.Nodes = make([]*mesh.Node, n)
+	// A cluster name of its own, as meshtest gives: nodes of earlier
+	// rounds that still redial a reused port must not join this one.
+	cluster := "meshbench-" + rand.Text()[:10]
+	for i := range n {
+		o := options.Options{Name: meshtest.Name(i), Cluster: cluster}
+		if i > 0 {
+			o.Seed = c.Nodes[0].ClusterURL()
+		}
+		for _, opt := range opts {
+			opt(i, &o)
+		}
+		node, err := mesh.Start(o)
+		if err != nil {
+			return fmt.Errorf("meshbench: node %d of %d: %w", i, n, err)
+		}
+		c.Nodes[i], c.Servers[i] = node, node.Server()
+	}
+	mc := &meshtest.Cluster{Nodes: c.Nodes}
+	if err := mc.WaitFormed(Wait); err != nil {
+		return fmt.Errorf("meshbench: mesh of %d: %w", n, err)
+	}
+	return nil
+}
+
+// formRawSequential starts the raw servers one after another (each
+// until ReadyForConnections), each routed to node 0, then waits for a
+// full mesh.
+func (c *Cluster) formRawSequential(n int, pki *RawPKI) error {
+	var seed *url.URL
+	for i := range n {
+		var routeTLS *tls.Config
+		if pki != nil {
+			routeTLS = pki.RouteTLS(i)
+		}
+		s, err := startRawServer(i, seed, routeTLS)
+		if err != nil {
+			return err
+		}
+		c.Servers[i] = s
+		if i == 0 {
+			seed = &url.URL{Scheme: "nats", Host: s.ClusterAddr().String()}
+		}
+	}
+	return waitRawMesh(c.Servers, Wait)
 }
 
 // formRaw forms a raw cluster, with route TLS from pki unless it is nil.
@@ -344,4 +430,55 @@ func (c *Cluster) Close() {
 		}()
 	}
 	wg.Wait()
+}
+
+// TimeStart starts one node of the given kind on loopback with free client
+// and route ports, no seed, and returns how long its start took; the node
+// is then shut down, untimed.
+//
+// Mesh: mesh.Start with default options (a name only), until it returns.
+// Raw: server.NewServer, Start, until its client and route listeners are
+// bound (Addr and ClusterAddr, polled every 20 µs: a bare server's own
+// start, without ReadyForConnections' 25 ms polls), with the same hosts,
+// no logging, no signal handlers and nats-server's defaults otherwise.
+// Kinds other than Mesh and Raw are refused.
+func TimeStart(kind Kind, i int) (time.Duration, error) {
+	switch kind {
+	case Mesh:
+		start := time.Now()
+		node, err := mesh.Start(options.Options{Name: fmt.Sprintf("start-%d", i)})
+		d := time.Since(start)
+		if err != nil {
+			return 0, fmt.Errorf("meshbench: mesh.Start: %w", err)
+		}
+		node.Shutdown()
+		return d, nil
+	case Raw:
+		start := time.Now()
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("start-%d", i),
+			Host:       options.DefaultHost,
+			Port:       server.RANDOM_PORT,
+			NoLog:      true,
+			NoSigs:     true,
+			Cluster:    server.ClusterOpts{Name: "rawbench", Host: options.DefaultHost, Port: server.RANDOM_PORT},
+		})
+		if err != nil {
+			return 0, fmt.Errorf("meshbench: raw server: %w", err)
+		}
+		s.Start()
+		deadline := start.Add(Wait)
+		for s.Addr() == nil || s.ClusterAddr() == nil {
+			if time.Now().After(deadline) {
+				s.Shutdown()
+				return 0, fmt.Errorf("meshbench: raw server not listening within %s", Wait)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+		d := time.Since(start)
+		s.Shutdown()
+		s.WaitForShutdown()
+		return d, nil
+	}
+	return 0, fmt.Errorf("meshbench: TimeStart(%s): only mesh and raw", kind)
 }

@@ -99,10 +99,17 @@ type Leaf struct {
 // hosts (IPs or DNS names; "localhost" and the loopback addresses are
 // always added, wildcard addresses are skipped).
 func (a *Authority) Issue(name, id string, hosts []string) (*Leaf, error) {
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("route certificate key: %w", err)
 	}
+	return a.IssueWithKey(name, id, hosts, key)
+}
+
+// IssueWithKey is Issue with the leaf's key made by the caller (fresh,
+// for this certificate only), so that it can be made ahead of time.
+func (a *Authority) IssueWithKey(name, id string, hosts []string, key ed25519.PrivateKey) (*Leaf, error) {
+	pub := key.Public().(ed25519.PublicKey)
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return nil, fmt.Errorf("route certificate serial: %w", err)
@@ -170,12 +177,18 @@ func VerifyLeaf(der []byte, pool *x509.CertPool) (*x509.Certificate, string, err
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return nil, "", err
 	}
+	return cert, ServerID(cert), nil
+}
+
+// ServerID returns the server ID a leaf certificate's URI SAN names, or
+// "" if none. It checks nothing else.
+func ServerID(cert *x509.Certificate) string {
 	for _, u := range cert.URIs {
 		if id, ok := strings.CutPrefix(u.String(), idURIPrefix); ok {
-			return cert, id, nil
+			return id
 		}
 	}
-	return cert, "", nil
+	return ""
 }
 
 // CertPEM returns a certificate in PEM.
