@@ -3,8 +3,6 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,27 +73,6 @@ func (n *Node) ClientURL() string {
 // listen address (loopback for a wildcard bind).
 func (n *Node) ClusterURL() string {
 	return n.urls.cluster
-}
-
-func nodeURL(advertise, host string, addr net.Addr) string {
-	return unwildcard(rawNodeURL(advertise, host, addr), "127.0.0.1")
-}
-
-// rawNodeURL is the advertised address, else the listen address, which
-// may be a wildcard (0.0.0.0): peers told of it put the address they see
-// the node's route come from in its place.
-func rawNodeURL(advertise, host string, addr net.Addr) string {
-	port := 0
-	if a, ok := addr.(*net.TCPAddr); ok {
-		port = a.Port
-	}
-	if advertise != "" {
-		if h, p, err := net.SplitHostPort(advertise); err == nil {
-			return "nats://" + net.JoinHostPort(h, p)
-		}
-		host = advertise
-	}
-	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // MonitorURL returns the base URL of the HTTP monitoring endpoint

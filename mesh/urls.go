@@ -1,0 +1,52 @@
+package mesh
+
+import (
+	"net"
+	"strconv"
+	"strings"
+)
+
+// unwildcard replaces a wildcard host in a nats:// URL with fallback.
+func unwildcard(u, fallback string) string {
+	h, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
+	if err != nil {
+		return u
+	}
+	port, _ := strconv.Atoi(p)
+	return natsURL(h, fallback, port)
+}
+
+// natsURL builds nats://host:port, replacing a wildcard or empty host.
+func natsURL(host, fallback string, port int) string {
+	return "nats://" + net.JoinHostPort(concrete(host, fallback), strconv.Itoa(port))
+}
+
+// concrete returns host, or fallback if host is empty or a wildcard
+// (0.0.0.0, ::), which nobody can dial.
+func concrete(host, fallback string) string {
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fallback
+	}
+	return host
+}
+
+func nodeURL(advertise, host string, addr net.Addr) string {
+	return unwildcard(rawNodeURL(advertise, host, addr), "127.0.0.1")
+}
+
+// rawNodeURL is the advertised address, else the listen address, which
+// may be a wildcard (0.0.0.0): peers told of it put the address they see
+// the node's route come from in its place.
+func rawNodeURL(advertise, host string, addr net.Addr) string {
+	port := 0
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	if advertise != "" {
+		if h, p, err := net.SplitHostPort(advertise); err == nil {
+			return "nats://" + net.JoinHostPort(h, p)
+		}
+		host = advertise
+	}
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
