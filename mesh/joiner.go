@@ -243,6 +243,13 @@ func (j *joiner) remember(clusterURL string) {
 	}
 	lines := slices.Clone(j.remembered)
 	j.mu.Unlock()
+	hostports := make([]string, 0, len(lines))
+	for _, s := range lines {
+		if u, err := url.Parse(s); err == nil {
+			hostports = append(hostports, u.Host)
+		}
+	}
+	j.n.log.setPeerRoutes(hostports)
 	if j.n.opts.PeersFile != "" {
 		if err := writeAtomically(j.n.opts.PeersFile, "# peers seen by natsmesh node "+j.n.Name()+"\n"+strings.Join(lines, "\n")+"\n"); err != nil {
 			j.n.log.log.Warn("natsmesh: cannot write the peers file", "path", j.n.opts.PeersFile, "err", err)

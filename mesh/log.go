@@ -34,11 +34,12 @@ type serverLog struct {
 
 	fatalCh chan string // the first fatal error, for the node's watch
 
-	mu        sync.Mutex
-	fatals    []string
-	seedPorts []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
-	refusals  map[string]*refusal
-	lastRoute *RouteError // the latest route error, for WaitForPeers' error
+	mu         sync.Mutex
+	fatals     []string
+	seedPorts  []string // " ip:port:" or ":port:" of each seed, to recognise dials to them
+	peerRoutes []string // host:port of the route URLs of the peers met
+	refusals   map[string]*refusal
+	lastRoute  *RouteError // the latest route error, for WaitForPeers' error
 
 }
 
@@ -111,6 +112,11 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		// which AuthFailed reports, not the node's.
 		level = slog.LevelWarn
 	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueFlushError):
+		level = slog.LevelInfo
+	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueTLSHandshakeError) && l.dialledPeerHungUp(fmt.Sprintf(format, v...)):
+		// A route this node dialled, to a peer (not a seed) that hung
+		// up mid-handshake: it is shutting down, which PeerLeft
+		// reports. Not a refusal either.
 		level = slog.LevelInfo
 	case strings.HasPrefix(format, cueRouteDialError):
 		if !l.aboutSeed(fmt.Sprint(v...)) {

@@ -49,6 +49,10 @@ const (
 	// cueDuplicateName: this node refused a route from a node with its
 	// name.
 	cueDuplicateName = "Remote server has a duplicate name"
+	// cueTLSHandshakeError: "TLS route handshake error: <err>"; with
+	// cueConnReset or EOF as the error, the other end hung up.
+	cueTLSHandshakeError = "handshake error: "
+	cueConnReset         = "connection reset by peer"
 	// cueAuthError: a client refused for its credentials.
 	cueAuthError = "authentication error"
 	// cueConnectProto starts a CONNECT protocol line in a trace, which

@@ -56,6 +56,7 @@ func TestLogCuesPinned(t *testing.T) {
 		{cueRegisterAccount, []string{cueRegisterAccount}},
 		{cueDuplicateName, []string{`"Remote server has a duplicate name: %q"`}},
 		{cueAuthError, []string{`"authentication error"`}},
+		{cueTLSHandshakeError, []string{`"TLS %s handshake error: %v%s"`}},
 		{cueConnectProto, []string{`"CONNECT %s"`}},
 		{decommissionedJetStream, []string{decommissionedJetStream}},
 		{"routine: snapshot while catching up", []string{`"Error snapshotting JetStream cluster state: %v"`, `"raft: snapshot can not be installed while catchups running"`}},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -165,4 +166,28 @@ func (l *serverLog) aboutSeed(msg string) bool {
 		}
 	}
 	return false
+}
+
+// dialledPeerHungUp tells whether a route handshake error is one on a
+// route to a peer's route address (one this node has met, not a seed),
+// which the other end cut (connection reset, EOF) rather than refused (a
+// TLS alert): the peer is shutting down. An accepted connection's remote
+// address is a dialler's own port, never a peer's route address.
+func (l *serverLog) dialledPeerHungUp(msg string) bool {
+	if !strings.HasSuffix(msg, cueConnReset) && !strings.HasSuffix(msg, ": EOF") {
+		return false
+	}
+	remote, _, _ := strings.Cut(msg, cueRouteTag)
+	l.mu.Lock()
+	known := slices.Contains(l.peerRoutes, remote)
+	l.mu.Unlock()
+	return known && !l.aboutSeed(" "+remote+":")
+}
+
+// setPeerRoutes tells the log the route addresses (host:port) of the
+// peers this node has met.
+func (l *serverLog) setPeerRoutes(hostports []string) {
+	l.mu.Lock()
+	l.peerRoutes = hostports
+	l.mu.Unlock()
 }
