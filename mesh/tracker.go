@@ -19,10 +19,14 @@ import (
 // before the change itself (a route is registered after its handshake,
 // removed right after its close is logged) and, when peers share a client
 // URL, no INFO follows: so after one the tracker re-checks the route
-// counters, at followFirst, then at doubling intervals up to followMax,
-// for followWindow.
+// counters every followFirst for followDense (nats-server registers a new
+// route a fraction of a millisecond to a few milliseconds after logging
+// it, and a join waits for the next check), then at doubling intervals up
+// to followMax, for followWindow. The counters are two lengths read under
+// a lock: checking 20 times in the dense part costs microseconds.
 const (
-	followFirst     = time.Millisecond
+	followFirst     = 250 * time.Microsecond
+	followDense     = 5 * time.Millisecond
 	followMax       = 100 * time.Millisecond
 	followWindow    = 3 * time.Second
 	describeTimeout = 5 * time.Second
@@ -141,10 +145,12 @@ func (t *tracker) run() {
 		}
 		timer.Stop()
 		follow = nil
-		if step > 0 && time.Since(time.Unix(0, seen)) < followWindow {
+		if since := time.Since(time.Unix(0, seen)); step > 0 && since < followWindow {
 			timer.Reset(step)
 			follow = timer.C
-			step = min(2*step, followMax)
+			if since >= followDense {
+				step = min(2*step, followMax)
+			}
 		}
 	}
 }
