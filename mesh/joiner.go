@@ -45,6 +45,11 @@ type joiner struct {
 
 	mu         sync.Mutex
 	remembered []string // cluster URLs of peers seen, most recent last
+	// departed are the cluster URLs of peers that said goodbye: not
+	// redialled when the node is alone (a peer back from a restart dials
+	// its own seeds; its old port may by then be another server's), but
+	// kept in the peers file. A peer that joins again is taken out.
+	departed map[string]bool
 
 	configured atomic.Bool // the last seeds() had configured or discovered seeds
 
@@ -180,10 +185,20 @@ func (j *joiner) run() {
 }
 
 // left is the tracker's news that a peer left: a lost peer is worth
-// trying again should the node find itself alone.
+// trying again should the node find itself alone, one that said goodbye
+// is not.
 func (j *joiner) left(p Peer, why LeaveReason) {
 	if why == Lost {
 		j.remember(p.ClusterURL)
+	} else {
+		j.mu.Lock()
+		if j.departed == nil {
+			j.departed = map[string]bool{}
+		}
+		if len(j.departed) < rememberMax {
+			j.departed[p.ClusterURL] = true
+		}
+		j.mu.Unlock()
 	}
 	select {
 	case j.wake <- struct{}{}:
@@ -236,6 +251,7 @@ func (j *joiner) remember(clusterURL string) {
 		return
 	}
 	j.mu.Lock()
+	delete(j.departed, clusterURL)
 	j.remembered = slices.DeleteFunc(j.remembered, func(s string) bool { return s == clusterURL })
 	j.remembered = append(j.remembered, clusterURL)
 	if len(j.remembered) > rememberMax {
@@ -262,6 +278,9 @@ func (j *joiner) rememberedURLs() []*url.URL {
 	defer j.mu.Unlock()
 	var out []*url.URL
 	for _, s := range j.remembered {
+		if j.departed[s] {
+			continue
+		}
 		if u, err := address.ParseSeed(s); err == nil {
 			out = append(out, u)
 		}

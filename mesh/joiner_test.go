@@ -1,0 +1,63 @@
+package mesh
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// TestAloneSkipsDeparted: a node left alone redials the peers it lost,
+// not those that said goodbye (their ports may be another server's by
+// now); a departed peer that joins again is redialled again, and the
+// peers file keeps them all.
+func TestAloneSkipsDeparted(t *testing.T) {
+	t.Parallel()
+	peersFile := t.TempDir() + "/peers"
+	a, err := Start(options.Options{Name: "a", Cluster: "alone-skips-departed", PeersFile: peersFile})
+	require.NoError(t, err)
+	t.Cleanup(a.Shutdown)
+	b, err := Start(options.Options{Name: "b", Cluster: "alone-skips-departed", Seed: a.ClusterURL()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, a.WaitForPeers(ctx, 1))
+	bURL := b.ClusterURL()
+	b.Shutdown()
+
+	redials := func() []string {
+		var out []string
+		for _, u := range a.joiner.seeds() {
+			out = append(out, u.String())
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(a.Peers()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	require.Empty(t, a.Peers())
+	// The tracker tells the joiner after the hook; give it the moment.
+	for time.Now().Before(deadline) && slices.Contains(redials(), bURL) {
+		time.Sleep(time.Millisecond)
+	}
+	assert.NotContains(t, redials(), bURL, "b said goodbye: not redialled")
+	a.joiner.mu.Lock()
+	remembered := slices.Clone(a.joiner.remembered)
+	a.joiner.mu.Unlock()
+	assert.Contains(t, remembered, bURL, "b stays in the peers file")
+
+	lost := "nats://127.0.0.1:1"
+	a.joiner.remember(lost)
+	a.joiner.left(Peer{Name: "x", ClusterURL: lost}, Lost)
+	assert.Contains(t, redials(), lost, "a lost peer is redialled")
+	a.joiner.left(Peer{Name: "x", ClusterURL: lost}, Left)
+	assert.NotContains(t, redials(), lost)
+	a.joiner.remember(lost) // x joins again
+	assert.Contains(t, redials(), lost, "a departed peer that joined again is redialled")
+}
