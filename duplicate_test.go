@@ -28,7 +28,7 @@ func TestDuplicateNameFailsWaitForPeers(t *testing.T) {
 			var logs syncBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			routeErrs := make(chan mesh.RouteError, 64)
-			first, err := mesh.Start(options.Options{Name: "same", Logger: logger, Hooks: options.Hooks{
+			first, err := mesh.Start(options.Options{Name: "same", Cluster: clusterName(t), Logger: logger, Hooks: options.Hooks{
 				RouteError: func(e mesh.RouteError) {
 					select {
 					case routeErrs <- e:
@@ -76,8 +76,12 @@ func TestDuplicateNameFailsWaitForPeers(t *testing.T) {
 					t.Fatal("no RouteError on the refusing node")
 				}
 			}
-			// The first node carries on, with its mesh.
+			// The first node carries on, with its mesh, and the newcomer
+			// is no peer of it.
 			assert.NoError(t, first.Err())
+			for _, p := range first.Peers() {
+				assert.NotEqual(t, newcomer.ID(), p.ID, "the node with a duplicate name joined")
+			}
 		})
 	}
 }

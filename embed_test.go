@@ -1,11 +1,9 @@
 package natsmesh_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -32,7 +30,7 @@ func TestFormation(t *testing.T) {
 		nodes int
 		opts  func(t *testing.T, i int) options.Options
 	}{
-		{"zero options but the seed", 3, func(*testing.T, int) options.Options { return options.Options{} }},
+		{"zero options but the seed (and the test's cluster name)", 3, func(*testing.T, int) options.Options { return options.Options{} }},
 		{"named, free ports", 3, func(_ *testing.T, i int) options.Options {
 			return options.Options{Name: meshtest.Name(i), Cluster: "orders"}
 		}},
@@ -93,6 +91,9 @@ func TestZeroOptions(t *testing.T) {
 	assert.True(t, strings.HasPrefix(n.Name(), "node-"), n.Name())
 	assert.True(t, strings.HasPrefix(n.ClientURL(), "nats://127.0.0.1:"), n.ClientURL())
 	assert.True(t, strings.HasPrefix(n.ClusterURL(), "nats://127.0.0.1:"), n.ClusterURL())
+	// The other tests give their nodes a cluster name of their own
+	// (clusterName); this one pins the default.
+	assert.Equal(t, options.DefaultCluster, n.Server().ClusterName())
 	nc, err := nats.Connect(n.ClientURL())
 	require.NoError(t, err)
 	nc.Close()
@@ -268,14 +269,14 @@ func TestLeaveReasons(t *testing.T) {
 			return func() { require.NoError(t, n.Leave(ctxFor(t))) }
 		}},
 		{"process SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
-			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
 			return func() {
 				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 				require.NoError(t, p.wait(t), "node should exit 0 after a graceful leave")
 			}
 		}},
 		{"process SIGKILL", mesh.Lost, func(t *testing.T, seed string) func() {
-			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
 			return func() {
 				require.NoError(t, p.cmd.Process.Kill())
 				_ = p.wait(t)
@@ -283,7 +284,7 @@ func TestLeaveReasons(t *testing.T) {
 		}},
 		{"stock nats-server SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
 			p := startProcess(t, binary(t, "nats-server"), "-n", "x", "-a", "127.0.0.1", "-p", "-1",
-				"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+				"--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
 			return func() {
 				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 				_ = p.wait(t)
@@ -324,63 +325,6 @@ func without(events []string, drop ...string) []string {
 	return out
 }
 
-// TestLeaveMovesClients: a client of a node that leaves ends up on a peer
-// and keeps receiving.
-func TestLeaveMovesClients(t *testing.T) {
-	nodes, _ := startTrio(t)
-	a, c := nodes[0], nodes[2]
-	reconnected := make(chan string, 1)
-	sub, err := nats.Connect(c.ClientURL(), nats.ReconnectWait(20*time.Millisecond),
-		nats.ReconnectHandler(func(nc *nats.Conn) { reconnected <- nc.ConnectedServerName() }))
-	require.NoError(t, err)
-	defer sub.Close()
-	s, err := sub.SubscribeSync("moves")
-	require.NoError(t, err)
-	require.NoError(t, sub.Flush())
-	require.Equal(t, "c", sub.ConnectedServerName())
-
-	require.NoError(t, c.Leave(ctxFor(t)))
-	select {
-	case server := <-reconnected:
-		assert.Contains(t, []string{"a", "b"}, server)
-	case <-time.After(waitTimeout):
-		t.Fatal("subscriber did not move to a peer")
-	}
-	require.NoError(t, sub.Flush())
-	require.NoError(t, a.WaitForInterest(ctxFor(t), "moves"))
-	pub, err := a.Connect()
-	require.NoError(t, err)
-	defer pub.Close()
-	require.NoError(t, pub.Publish("moves", []byte("after")))
-	m, err := s.NextMsg(waitTimeout)
-	require.NoError(t, err)
-	assert.Equal(t, "after", string(m.Data))
-}
-
-// TestRestartRejoins: a node restarted with the same name and ports is a
-// new peer (new ID): reported leaving, then joining again, once each.
-func TestRestartRejoins(t *testing.T) {
-	nodes, recs := startTrio(t)
-	a, c := nodes[0], nodes[2]
-	oldID := c.ID()
-	port, cport := mustPort(t, c.ClientURL()), mustPort(t, c.ClusterURL())
-	c.Shutdown()
-	recs[0].waitEvent(t, "-c:left")
-
-	c2, _ := startNode(t, options.Options{Name: "c", Port: port, ClusterPort: cport, Seed: a.ClusterURL()})
-	require.NotEqual(t, oldID, c2.ID())
-	require.NoError(t, c2.WaitForPeers(ctxFor(t), 2))
-	for i := range 2 {
-		eventually(t, "c to rejoin", func() bool { return len(recs[i].snapshot()) == 4 })
-		got := recs[i].snapshot()
-		assert.Equal(t, []string{"-c:left", "+c"}, got[2:], "events of %s", nodes[i].Name())
-		recs[i].mu.Lock()
-		assert.Equal(t, []string{oldID, c2.ID()}, recs[i].ids[2:])
-		recs[i].mu.Unlock()
-		assert.Empty(t, recs[i].violations)
-	}
-}
-
 func mustPort(t *testing.T, u string) int {
 	t.Helper()
 	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
@@ -396,7 +340,7 @@ func TestSlowHook(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	joined := make(chan string, 10)
-	a, err := mesh.Start(options.Options{Name: "a", Hooks: options.Hooks{
+	a, err := mesh.Start(options.Options{Name: "a", Cluster: clusterName(t), Hooks: options.Hooks{
 		PeerJoined: func(p mesh.Peer) {
 			once.Do(func() { <-release })
 			joined <- p.Name
@@ -441,9 +385,9 @@ func TestSlowHook(t *testing.T) {
 // TestLeaveAndShutdownConcurrently: both are idempotent and safe together.
 func TestLeaveAndShutdownConcurrently(t *testing.T) {
 	check := noGoroutineLeak(t)
-	a, err := mesh.Start(options.Options{LameDuckDuration: 100 * time.Millisecond})
+	a, err := mesh.Start(options.Options{Cluster: clusterName(t), LameDuckDuration: 100 * time.Millisecond})
 	require.NoError(t, err)
-	b, err := mesh.Start(options.Options{Seed: a.ClusterURL(), LameDuckDuration: 100 * time.Millisecond})
+	b, err := mesh.Start(options.Options{Cluster: clusterName(t), Seed: a.ClusterURL(), LameDuckDuration: 100 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
 	var wg sync.WaitGroup
@@ -527,20 +471,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestDuplicateName: two nodes with one name in one mesh are reported in
-// the log, in words that say so.
-func TestDuplicateName(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, _ := startNode(t, options.Options{Name: "same", Logger: logger})
-	_, _ = startNode(t, options.Options{Name: "same", Seed: a.ClusterURL(), Logger: logger})
-	eventually(t, "a duplicate-name log line", func() bool {
-		return bytes.Contains([]byte(logs.String()), []byte("duplicate name"))
-	})
-	assert.Empty(t, a.Peers(), "a node with a duplicate name must not join")
-	t.Log(strings.TrimSpace(logs.String()))
-}
-
 // TestWaitForPeersHonoursContext: WaitForPeers returns ctx's error.
 func TestWaitForPeersHonoursContext(t *testing.T) {
 	n, _ := startNode(t, options.Options{})
@@ -551,27 +481,60 @@ func TestWaitForPeersHonoursContext(t *testing.T) {
 	assert.Contains(t, err.Error(), "0 of 1")
 }
 
-// TestAdvertise: advertised addresses are what the node reports and what
-// its peers learn, even when it binds every interface.
+// TestAdvertise: the advertised addresses are what the node reports, what
+// its peers learn, what a peer that learns it by gossip dials and what
+// clients are told, even when it binds every interface. b joins last,
+// through a: a tells c about b, and c dials b where b advertises it can be
+// reached (a proxy, named by a go-sockaddr template and a port).
 func TestAdvertise(t *testing.T) {
 	a, _ := startNode(t, options.Options{Name: "a"})
-	port := freePort(t)
+	c, _ := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL()})
+	require.NoError(t, c.WaitForPeers(ctxFor(t), 1))
+	p := meshtest.NewProxy(t, "")
+	proxyPort := mustPort(t, p.URL())
 	b, _ := startNode(t, options.Options{
 		Name: "b", Host: "0.0.0.0", Seed: a.ClusterURL(),
 		ClientAdvertise:  "127.0.0.2",
-		ClusterAdvertise: fmt.Sprintf(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:%d`, port),
-		ClusterPort:      port,
+		ClusterAdvertise: fmt.Sprintf(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:%d`, proxyPort),
 	})
-	require.NoError(t, a.WaitForPeers(ctxFor(t), 1))
+	p.SetTarget(fmt.Sprintf("127.0.0.1:%d", b.Server().ClusterAddr().Port))
+	for _, n := range []*mesh.Node{a, b, c} {
+		require.NoError(t, n.WaitForPeers(ctxFor(t), 2))
+	}
 	assert.Equal(t, "nats://127.0.0.2:"+strconv.Itoa(mustPort(t, b.ClientURL())), b.ClientURL())
-	assert.Equal(t, fmt.Sprintf("nats://127.0.0.1:%d", port), b.ClusterURL())
-	p := a.Peers()[0]
-	assert.Equal(t, b.ClusterURL(), p.ClusterURL)
-	assert.Equal(t, []string{b.ClientURL()}, p.ClientURLs)
+	assert.Equal(t, p.URL(), b.ClusterURL())
+	for _, n := range []*mesh.Node{a, c} {
+		peer, ok := peerNamed(n, "b")
+		require.True(t, ok, "%s does not list b", n.Name())
+		assert.Equal(t, b.ClusterURL(), peer.ClusterURL, "b as %s knows it", n.Name())
+		assert.Equal(t, []string{b.ClientURL()}, peer.ClientURLs, "b as %s knows it", n.Name())
+	}
+	routes := routesTo(t, c, b.ID())
+	require.NotEmpty(t, routes)
+	for _, addr := range routes {
+		assert.Equal(t, p.Addr(), addr, "c dialed b at its listen address, not at its ClusterAdvertise")
+	}
+	nc, err := nats.Connect(a.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	pollUntil(t, waitTimeout, "a's client to learn of the other servers", func() bool {
+		return len(nc.DiscoveredServers()) >= 2
+	})
+	assert.Contains(t, nc.DiscoveredServers(), b.ClientURL(), "a's client is not told b's ClientAdvertise")
 
-	_, err := mesh.Start(options.Options{ClusterAdvertise: "0.0.0.0:4248"})
+	_, err = mesh.Start(options.Options{ClusterAdvertise: "0.0.0.0:4248"})
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	assert.ErrorContains(t, err, "ClusterAdvertise")
+}
+
+// peerNamed returns n's peer called name, if n lists one.
+func peerNamed(n *mesh.Node, name string) (mesh.Peer, bool) {
+	for _, p := range n.Peers() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return mesh.Peer{}, false
 }
 
 // TestWildcardBindWithoutAdvertise: a node bound to 0.0.0.0 that does not

@@ -149,6 +149,7 @@ func isEvent(name string, joined bool, why mesh.LeaveReason) func(hookEvent) boo
 // shut down by tb.Cleanup (and may be shut down earlier).
 func startLogged(tb testing.TB, o options.Options) (*mesh.Node, *hookLog) {
 	tb.Helper()
+	o = ownCluster(tb, o)
 	h := &hookLog{}
 	o.Hooks = h.hooks()
 	n, err := mesh.Start(o)
@@ -524,6 +525,10 @@ func leaveMigration(tb testing.TB, forceOnLDM bool) migration {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	after, err := sub.SubscribeSync("migrate.after")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if err := sub.Flush(); err != nil {
 		tb.Fatal(err)
 	}
@@ -575,6 +580,28 @@ func leaveMigration(tb testing.TB, forceOnLDM bool) migration {
 	pollUntil(tb, waitTimeout, "messages to flow again", func() bool { return received() > mark+50 })
 	close(stop)
 	<-pubDone
+	// The moved subscriber's interest reached every remaining node: a
+	// client of each, in process, reaches it.
+	for _, n := range nodes[:2] {
+		if err := n.WaitForInterest(boundCtx(tb, waitTimeout), "migrate.after"); err != nil {
+			tb.Fatal(err)
+		}
+		nc, err := n.Connect()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := nc.Publish("migrate.after", []byte(n.Name())); err != nil {
+			tb.Fatal(err)
+		}
+		m, err := after.NextMsg(waitTimeout)
+		nc.Close()
+		if err != nil {
+			tb.Fatalf("subscriber moved to %s got nothing published on %s: %v", sub.ConnectedServerName(), n.Name(), err)
+		}
+		if string(m.Data) != n.Name() {
+			tb.Errorf("got %q, want %q", m.Data, n.Name())
+		}
+	}
 
 	for _, i := range []int{0, 1} {
 		logs[i].await(tb, waitTimeout, nodes[i].Name()+" to report c left", isEvent("c", false, mesh.Left))
@@ -603,7 +630,9 @@ func leaveMigration(tb testing.TB, forceOnLDM bool) migration {
 }
 
 // TestLeaveMigration: a publisher and a subscriber attached to a node
-// that leaves end up on other nodes, the peers report the node Left, and
+// that leaves end up on other nodes and keep going (the subscriber gets
+// what the publisher sends, and what clients of every remaining node
+// publish), the peers report the node Left, and
 // the test reports how long the move took and how many messages were
 // lost, for a default nats.go client and for one that reconnects as soon
 // as the server announces lame duck mode.
@@ -726,6 +755,11 @@ func rejoin(tb testing.TB, rc rejoinCase) (time.Duration, string) {
 		if !slices.Equal(want, got) {
 			tb.Errorf("%s's events about %s: got %v, want %v", nodes[i].Name(), name, got, want)
 		}
+		// Nothing else happened: the peer's only other event is the join
+		// of the third node.
+		if all := logs[i].all(); len(all) != len(want)+1 {
+			tb.Errorf("%s's events: got %v, want the three about %s and one join", nodes[i].Name(), all, name)
+		}
 		if p := logs[i].problems(); len(p) > 0 {
 			tb.Errorf("history of %s: %v", nodes[i].Name(), p)
 		}
@@ -737,7 +771,8 @@ func rejoin(tb testing.TB, rc rejoinCase) (time.Duration, string) {
 }
 
 // TestRejoin: a node restarted with the same name and ports (a new ID) is
-// reported leaving once and joining once by every peer. The time from its
+// reported leaving once and joining once by every peer, and nothing else is
+// reported. The time from its
 // restart to the last peer's PeerJoined is logged: with an explicit route
 // to the restarted node (it was the others' seed) and no seed of its own,
 // the peers find it on nats-server's route redial, which runs every
@@ -855,37 +890,4 @@ func holdFor(d time.Duration) {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	<-tm.C
-}
-
-// TestAdvertiseReachesPeersAndClients: the advertised addresses are what
-// peers dial and clients are told, not only what Node reports. A peer that
-// learns b by gossip must dial b's ClusterAdvertise (here a proxy), and a
-// client of a must be told b's ClientAdvertise. mesh does not pass either
-// option on to nats-server yet (see the skip message); the other tests
-// behind proxies set nats-server's Cluster.Advertise through
-// Options.ServerOptions meanwhile.
-func TestAdvertiseReachesPeersAndClients(t *testing.T) {
-	a, _ := startLogged(t, options.Options{Name: "a"})
-	c, _ := startLogged(t, options.Options{Name: "c", Seed: a.ClusterURL()})
-	require.NoError(t, c.WaitForPeers(ctxFor(t), 1))
-	// b joins last, through a: a tells c about b, and c dials b where b
-	// advertises it can be reached.
-	p := meshtest.NewProxy(t, "")
-	clientAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	b, _ := startLogged(t, options.Options{Name: "b", Seed: a.ClusterURL(),
-		ClusterAdvertise: p.Addr(), ClientAdvertise: clientAddr})
-	p.SetTarget(b.Server().ClusterAddr().String())
-	for _, n := range []*mesh.Node{a, b, c} {
-		require.NoError(t, n.WaitForPeers(ctxFor(t), 2))
-	}
-	for _, addr := range routesTo(t, c, b.ID()) {
-		assert.Equal(t, p.Addr(), addr, "c dialed b at its listen address, not at its ClusterAdvertise")
-	}
-	nc, err := nats.Connect(a.ClientURL())
-	require.NoError(t, err)
-	defer nc.Close()
-	pollUntil(t, waitTimeout, "a's client to learn of the other servers", func() bool {
-		return len(nc.DiscoveredServers()) >= 2
-	})
-	assert.Contains(t, nc.DiscoveredServers(), "nats://"+clientAddr, "a's client is not told b's ClientAdvertise")
 }

@@ -65,6 +65,7 @@ func (r *flowRecorder) find(t *testing.T, what string, get func() []mesh.Client,
 
 func startFlowNode(t *testing.T, o options.Options) (*mesh.Node, *flowRecorder) {
 	t.Helper()
+	o = ownCluster(t, o)
 	r := &flowRecorder{}
 	o.Hooks = r.hooks()
 	n, err := mesh.Start(o)

@@ -126,9 +126,64 @@ func (r *recorder) waitEvent(t *testing.T, e string) string {
 	return id
 }
 
-// startNode starts a node with a recorder and registers its shutdown.
+// clusterNames holds the cluster name of each test that has one, by
+// test name; clusterSeq numbers them.
+var (
+	clusterNamesMu sync.Mutex
+	clusterNames   = map[string]string{}
+	clusterSeq     atomic.Int64
+)
+
+// clusterName returns the cluster name (Options.Cluster, --cluster_name)
+// shared by tb's nodes and by no other test's, so that parallel tests never
+// route into each other: a node that lost its seed redials it for ever, and
+// once another test's node is given that port the two meshes would merge
+// under the default name. A subtest shares the name of the nearest
+// enclosing test that has one (its nodes may seed from the parent's);
+// otherwise it gets one of its own, released by tb.Cleanup. The helpers
+// that start nodes fill it in when Options.Cluster is empty; tests about
+// cluster names set their own.
+func clusterName(tb testing.TB) string {
+	tb.Helper()
+	clusterNamesMu.Lock()
+	defer clusterNamesMu.Unlock()
+	for name := tb.Name(); ; {
+		if c, ok := clusterNames[name]; ok {
+			return c
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			break
+		}
+		name = name[:i]
+	}
+	c := fmt.Sprintf("test-%d-%d", os.Getpid(), clusterSeq.Add(1))
+	name := tb.Name()
+	clusterNames[name] = c
+	tb.Cleanup(func() {
+		clusterNamesMu.Lock()
+		defer clusterNamesMu.Unlock()
+		if clusterNames[name] == c {
+			delete(clusterNames, name)
+		}
+	})
+	return c
+}
+
+// ownCluster gives o the test's cluster name unless it has one.
+func ownCluster(tb testing.TB, o options.Options) options.Options {
+	tb.Helper()
+	if o.Cluster == "" {
+		o.Cluster = clusterName(tb)
+	}
+	return o
+}
+
+// startNode starts a node with a recorder and registers its shutdown. The
+// node gets the test's cluster name unless o has one.
 func startNode(t *testing.T, o options.Options) (*mesh.Node, *recorder) {
 	t.Helper()
+	o = ownCluster(t, o)
 	rec := &recorder{}
 	o.Hooks = rec.hooks()
 	n, err := mesh.Start(o)

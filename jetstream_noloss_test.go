@@ -260,7 +260,7 @@ func TestJetStreamRollingRestart(t *testing.T) {
 	// start starts node i seeded by a running node. Ports are free ones,
 	// new at every start: the writer's client learns them from the mesh.
 	start := func(i int, seed string) {
-		n, err := mesh.Start(options.Options{Name: names[i], Seed: seed, JetStream: true, StoreDir: dirs[i],
+		n, err := mesh.Start(options.Options{Name: names[i], Cluster: clusterName(t), Seed: seed, JetStream: true, StoreDir: dirs[i],
 			LameDuckDuration: 500 * time.Millisecond})
 		require.NoError(t, err)
 		t.Cleanup(n.Shutdown)

@@ -109,7 +109,7 @@ func TestNodeEndRaces(t *testing.T) {
 	var connected, refused atomic.Int64
 	for round := range rounds {
 		n, err := mesh.Start(options.Options{
-			Name: fmt.Sprintf("n%d", round), Seed: seed.ClusterURL(), LameDuckDuration: 20 * time.Millisecond,
+			Name: fmt.Sprintf("n%d", round), Cluster: clusterName(t), Seed: seed.ClusterURL(), LameDuckDuration: 20 * time.Millisecond,
 		})
 		require.NoError(t, err)
 		clientURL, clusterURL := n.ClientURL(), n.ClusterURL()

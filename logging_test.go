@@ -55,7 +55,7 @@ func TestNoErrorsInAHealthyLife(t *testing.T) {
 	tcp.Close()
 
 	stock := startProcess(t, binary(t, "nats-server"), "-n", "stock", "-a", "127.0.0.1", "-p", "-1",
-		"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
+		"--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
 	for _, n := range nodes {
 		require.NoError(t, n.WaitForPeers(ctxFor(t), 3))
 	}

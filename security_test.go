@@ -127,7 +127,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 		}, "certificate", "certificate"},
 		{"stock nats-server without TLS", func(t *testing.T, seed string) func() error {
 			startProcess(t, binary(t, "nats-server"), "-n", "intruder", "-a", "127.0.0.1", "-p", "-1",
-				"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+				"--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
 			return nil
 		}, "", ""},
 		{"stock nats-server with another CA", func(t *testing.T, seed string) func() error {
@@ -145,7 +145,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 			var nodes []*mesh.Node
 			for i := range 2 {
 				rec, re := &recorder{}, &routeErrors{}
-				o := options.Options{Name: meshtest.Name(i), Secret: current, Logger: quietLogger()}
+				o := options.Options{Name: meshtest.Name(i), Cluster: clusterName(t), Secret: current, Logger: quietLogger()}
 				if i > 0 {
 					o.Seed = nodes[0].ClusterURL()
 				}
@@ -191,7 +191,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 func startIntruder(t *testing.T, o options.Options) func() error {
 	t.Helper()
 	o.Name, o.Logger = "intruder", quietLogger()
-	n, err := mesh.Start(o)
+	n, err := mesh.Start(ownCluster(t, o))
 	require.NoError(t, err)
 	t.Cleanup(n.Shutdown)
 	return func() error {
@@ -206,7 +206,7 @@ func startStock(t *testing.T, name string, files mesh.StockRouteFiles, seed stri
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), name+".conf")
 	cfg := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:-1\ncluster {\n  name: %s\n  listen: 127.0.0.1:-1\n  routes: [%s]\n  %s}\n",
-		name, options.DefaultCluster, seed, files.ClusterTLS())
+		name, clusterName(t), seed, files.ClusterTLS())
 	require.NoError(t, os.WriteFile(conf, []byte(cfg), 0o600))
 	return startProcess(t, binary(t, "nats-server"), "-c", conf)
 }
@@ -498,7 +498,7 @@ func TestClientAuth(t *testing.T) {
 			var nodes []*mesh.Node
 			for i := range 3 {
 				failed[i] = &clientEvents{}
-				o := options.Options{Name: meshtest.Name(i), Logger: quietLogger()}
+				o := options.Options{Name: meshtest.Name(i), Cluster: clusterName(t), Logger: quietLogger()}
 				tt.opts(&o)
 				o.Hooks.AuthFailed = failed[i].add
 				o.Hooks.ClientConnected = func(mesh.Client) {}
@@ -674,7 +674,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	var nodes []*mesh.Node
 	for i := range 2 {
 		o := options.Options{
-			Name: meshtest.Name(i), Secret: secret, AcceptedSecrets: []string{accepted},
+			Name: meshtest.Name(i), Cluster: clusterName(t), Secret: secret, AcceptedSecrets: []string{accepted},
 			Users: []options.User{user}, Token: token, SystemUser: op,
 			Logger: logger, Hooks: hooks, Monitor: true, PeersFile: filepath.Join(dir, meshtest.Name(i)+".peers"),
 		}
@@ -821,7 +821,7 @@ func TestOperatorCannotForgeGoodbye(t *testing.T) {
 	t.Parallel()
 	op := options.User{Name: "op", Password: "op-pw-Zx81"}
 	a, ra := startNode(t, options.Options{Name: "a", SystemUser: op})
-	p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
+	p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
 	ra.waitEvent(t, "+x")
 	var xID string
 	for _, peer := range a.Peers() {
