@@ -34,142 +34,15 @@ import (
 // loaded machine.
 const detectBound = 30 * time.Second
 
-// hookEvent is one membership hook call.
-type hookEvent struct {
-	at       time.Time
-	name, id string
-	joined   bool
-	why      mesh.LeaveReason
-}
-
-func (e hookEvent) String() string {
-	if e.joined {
-		return "+" + e.name
-	}
-	return "-" + e.name + ":" + e.why.String()
-}
-
-// hookLog records one node's membership hooks, with their times, and
-// checks that Peers agrees with each hook while it runs. It works with
-// testing.TB, so benchmarks use it too.
-type hookLog struct {
-	node atomic.Pointer[mesh.Node]
-
-	mu         sync.Mutex
-	events     []hookEvent
-	violations []string
-}
-
-func (h *hookLog) hooks() options.Hooks {
-	return options.Hooks{
-		PeerJoined: func(p mesh.Peer) { h.add(p, true, 0) },
-		PeerLeft:   func(p mesh.Peer, why mesh.LeaveReason) { h.add(p, false, why) },
-	}
-}
-
-func (h *hookLog) add(p mesh.Peer, joined bool, why mesh.LeaveReason) {
-	e := hookEvent{at: time.Now(), name: p.Name, id: p.ID, joined: joined, why: why}
-	var problem string
-	if n := h.node.Load(); n != nil {
-		in := slices.ContainsFunc(n.Peers(), func(q mesh.Peer) bool { return q.ID == p.ID })
-		if in != joined {
-			problem = fmt.Sprintf("%v: peer in Peers()=%v while its hook ran", e, in)
-		}
-	}
-	h.mu.Lock()
-	h.events = append(h.events, e)
-	if problem != "" {
-		h.violations = append(h.violations, problem)
-	}
-	h.mu.Unlock()
-}
-
-func (h *hookLog) all() []hookEvent {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.events)
-}
-
-// first returns the first event that matches, if any.
-func (h *hookLog) first(match func(hookEvent) bool) (hookEvent, bool) {
-	for _, e := range h.all() {
-		if match(e) {
-			return e, true
-		}
-	}
-	return hookEvent{}, false
-}
-
-// await waits, at most timeout, for an event that matches and returns it.
-func (h *hookLog) await(tb testing.TB, timeout time.Duration, what string, match func(hookEvent) bool) hookEvent {
-	tb.Helper()
-	var got hookEvent
-	pollUntil(tb, timeout, what, func() bool {
-		var ok bool
-		got, ok = h.first(match)
-		return ok
-	})
-	return got
-}
-
-// problems checks the history: for each peer ID, joins and leaves
-// alternate starting with a join (so nothing is reported twice), and Peers
-// agreed with every hook.
-func (h *hookLog) problems() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := slices.Clone(h.violations)
-	last := map[string]bool{} // id -> last event was a join
-	for i, e := range h.events {
-		joinedBefore, seen := last[e.id]
-		switch {
-		case e.joined && seen && joinedBefore:
-			out = append(out, fmt.Sprintf("event %d %v (%s): joined twice", i, e, e.id))
-		case !e.joined && (!seen || !joinedBefore):
-			out = append(out, fmt.Sprintf("event %d %v (%s): left without having joined", i, e, e.id))
-		}
-		last[e.id] = e.joined
-	}
-	return out
-}
-
-func (h *hookLog) String() string {
-	var b strings.Builder
-	for _, e := range h.all() {
-		fmt.Fprintf(&b, "%s %v(%.6s) ", e.at.Format("05.000"), e, e.id)
-	}
-	return b.String()
-}
-
-func isEvent(name string, joined bool, why mesh.LeaveReason) func(hookEvent) bool {
-	return func(e hookEvent) bool { return e.name == name && e.joined == joined && e.why == why }
-}
-
-// startLogged starts a node whose hooks go to a new hookLog; the node is
-// shut down by tb.Cleanup (and may be shut down earlier).
-func startLogged(tb testing.TB, o options.Options) (*mesh.Node, *hookLog) {
-	tb.Helper()
-	o = ownCluster(tb, o)
-	h := &hookLog{}
-	o.Hooks = h.hooks()
-	n, err := mesh.Start(o)
-	if err != nil {
-		tb.Fatalf("start %s: %v", o.Name, err)
-	}
-	h.node.Store(n)
-	tb.Cleanup(n.Shutdown)
-	return n, h
-}
-
 // startBehindProxy starts a node that advertises a fault-injecting proxy
 // as its route address: every peer that dials this node's routes (every
 // peer that learns it by gossip, or seeds from ClusterURL) goes through
 // the proxy. The proxy is closed by tb.Cleanup, after the node.
-func startBehindProxy(tb testing.TB, o options.Options) (*mesh.Node, *hookLog, *meshtest.Proxy) {
+func startBehindProxy(tb testing.TB, o options.Options) (*mesh.Node, *recorder, *meshtest.Proxy) {
 	tb.Helper()
 	p := meshtest.NewProxy(tb, "") // refuses connections until the node is up
 	o.ClusterAdvertise = p.Addr()
-	n, h := startLogged(tb, o)
+	n, h := startNode(tb, o)
 	p.SetTarget(n.Server().ClusterAddr().String())
 	return n, h, p
 }
@@ -237,7 +110,7 @@ func (p proxyPair) Pass() { p.a.Pass(); p.b.Pass() }
 // from b's proxy, so every route between them crosses a proxy whichever
 // side dials it (a route redialled after a fault included), and checks
 // that they do.
-func silentPair(tb testing.TB, o options.Options) (a, b *mesh.Node, ha, hb *hookLog, p proxyPair) {
+func silentPair(tb testing.TB, o options.Options) (a, b *mesh.Node, ha, hb *recorder, p proxyPair) {
 	tb.Helper()
 	ob := o
 	ob.Name = "b"
@@ -303,7 +176,7 @@ func TestSilentPeerDetection(t *testing.T) {
 		options.DefaultPingInterval, options.DefaultMaxPingsOut)
 	assert.Empty(t, a.Peers())
 	assert.Empty(t, b.Peers())
-	for name, h := range map[string]*hookLog{"a": ha, "b": hb} {
+	for name, h := range map[string]*recorder{"a": ha, "b": hb} {
 		assert.Empty(t, h.problems(), "history of %s: %v", name, h)
 		assert.Len(t, h.all(), 2, "history of %s: %v", name, h)
 	}
@@ -313,7 +186,7 @@ func TestSilentPeerDetection(t *testing.T) {
 	p.Pass()
 	ha.await(t, waitTimeout, "a to see b again", func(e hookEvent) bool { return e.joined && e.at.After(lostB.at) })
 	hb.await(t, waitTimeout, "b to see a again", func(e hookEvent) bool { return e.joined && e.at.After(lostA.at) })
-	for name, h := range map[string]*hookLog{"a": ha, "b": hb} {
+	for name, h := range map[string]*recorder{"a": ha, "b": hb} {
 		assert.Empty(t, h.problems(), "history of %s: %v", name, h)
 	}
 }
@@ -363,13 +236,13 @@ func TestNoFalseLostUnderLoad(t *testing.T) {
 	var serverLog syncBuffer
 	logger := slog.New(slog.NewTextHandler(&serverLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var nodes []*mesh.Node
-	var logs []*hookLog
+	var logs []*recorder
 	for i := range 3 {
 		o := options.Options{Name: meshtest.Name(i), Logger: logger}
 		if i > 0 {
 			o.Seed = nodes[0].ClusterURL()
 		}
-		n, h := startLogged(t, o)
+		n, h := startNode(t, o)
 		nodes, logs = append(nodes, n), append(logs, h)
 	}
 	for _, n := range nodes {
@@ -471,13 +344,13 @@ type migration struct {
 func leaveMigration(tb testing.TB, forceOnLDM bool) migration {
 	tb.Helper()
 	var nodes []*mesh.Node
-	var logs []*hookLog
+	var logs []*recorder
 	for i := range 3 {
 		o := options.Options{Name: meshtest.Name(i)}
 		if i > 0 {
 			o.Seed = nodes[0].ClusterURL()
 		}
-		n, h := startLogged(tb, o)
+		n, h := startNode(tb, o)
 		nodes, logs = append(nodes, n), append(logs, h)
 	}
 	for _, n := range nodes {
@@ -702,13 +575,13 @@ var rejoinCases = []rejoinCase{
 func rejoin(tb testing.TB, rc rejoinCase) (time.Duration, string) {
 	tb.Helper()
 	nodes := make([]*mesh.Node, 3)
-	logs := make([]*hookLog, 3)
+	logs := make([]*recorder, 3)
 	for i := range nodes {
 		o := options.Options{Name: meshtest.Name(i)}
 		if i > 0 {
 			o.Seed = nodes[0].ClusterURL()
 		}
-		nodes[i], logs[i] = startLogged(tb, o)
+		nodes[i], logs[i] = startNode(tb, o)
 	}
 	for _, n := range nodes {
 		if err := n.WaitForPeers(boundCtx(tb, waitTimeout), 2); err != nil {
@@ -730,7 +603,7 @@ func rejoin(tb testing.TB, rc rejoinCase) (time.Duration, string) {
 	}
 
 	start := time.Now()
-	n, h := startLogged(tb, options.Options{Name: name, Port: port, ClusterPort: cport, Seed: rc.seed(nodes)})
+	n, h := startNode(tb, options.Options{Name: name, Port: port, ClusterPort: cport, Seed: rc.seed(nodes)})
 	var last time.Time
 	var each []string
 	for _, i := range peers {
@@ -825,9 +698,9 @@ func TestGossipedRouteHeals(t *testing.T) {
 		// faultyStart starts c while its proxy refuses connections.
 		faultyStart bool
 		// run injects the fault (if not at start) and heals it.
-		run func(t *testing.T, hb, hc *hookLog, pb, pc *meshtest.Proxy)
+		run func(t *testing.T, hb, hc *recorder, pb, pc *meshtest.Proxy)
 	}{
-		{"network cut between b and c", false, func(t *testing.T, hb, hc *hookLog, pb, pc *meshtest.Proxy) {
+		{"network cut between b and c", false, func(t *testing.T, hb, hc *recorder, pb, pc *meshtest.Proxy) {
 			pb.Cut()
 			pc.Cut()
 			hb.await(t, detectBound, "b to lose c", isEvent("c", false, mesh.Lost))
@@ -836,7 +709,7 @@ func TestGossipedRouteHeals(t *testing.T) {
 			pb.Pass()
 			pc.Pass()
 		}},
-		{"c's advertised route address refuses when c joins", true, func(t *testing.T, hb, hc *hookLog, pb, pc *meshtest.Proxy) {
+		{"c's advertised route address refuses when c joins", true, func(t *testing.T, hb, hc *recorder, pb, pc *meshtest.Proxy) {
 			holdFor(hold)
 			pc.Pass()
 		}},
@@ -847,18 +720,18 @@ func TestGossipedRouteHeals(t *testing.T) {
 				withRetries := func(name, seed string) options.Options { // mesh's defaults
 					return options.Options{Name: name, Seed: seed}
 				}
-				a, _ := startLogged(t, withRetries("a", ""))
+				a, _ := startNode(t, withRetries("a", ""))
 				b, hb, pb := startBehindProxy(t, withRetries("b", a.ClusterURL()))
 				require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
 				var pc *meshtest.Proxy
-				var hc *hookLog
+				var hc *recorder
 				if f.faultyStart {
 					pc = meshtest.NewProxy(t, "")
 					pc.Drop()
 					o := withRetries("c", a.ClusterURL())
 					o.ClusterAdvertise = pc.Addr()
 					var c *mesh.Node
-					c, hc = startLogged(t, o)
+					c, hc = startNode(t, o)
 					pc.SetTarget(c.Server().ClusterAddr().String())
 					require.NoError(t, a.WaitForPeers(ctxFor(t), 2))
 				} else {
@@ -870,7 +743,7 @@ func TestGossipedRouteHeals(t *testing.T) {
 				}
 				f.run(t, hb, hc, pb, pc)
 				healed := time.Now()
-				sees := func(h *hookLog, name string) bool {
+				sees := func(h *recorder, name string) bool {
 					return slices.ContainsFunc(h.node.Load().Peers(), func(p mesh.Peer) bool { return p.Name == name })
 				}
 				pollUntil(t, healBound, "b and c to see each other again", func() bool {
