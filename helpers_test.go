@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,8 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// Helpers shared by the root tests: bounded waits, the hook recorder,
+// starting nodes (each test with a cluster name of its own), ports,
+// contexts, child processes (examples/node, stock nats-server) and route
+// proxies. Fixtures used by one behaviour's tests only stay in its file.
 
 // waitTimeout bounds every wait in these tests; conditions normally hold
 // within milliseconds.
@@ -45,10 +55,17 @@ func pollUntil(tb testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// ctxFor returns a context that ends after waitTimeout, or with t.
 func ctxFor(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	t.Cleanup(cancel)
+	return boundCtx(t, waitTimeout)
+}
+
+// boundCtx returns a context that ends after d, or with tb.
+func boundCtx(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
 	return ctx
 }
 
@@ -463,6 +480,7 @@ type process struct {
 	out *syncBuffer
 }
 
+// syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -480,6 +498,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startProcess starts path with args; the process is killed by t.Cleanup
+// if still running, and its output logged if t failed.
 func startProcess(t *testing.T, path string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(path, args...), out: &syncBuffer{}}
@@ -510,4 +530,113 @@ func (p *process) wait(t *testing.T) error {
 		t.Fatalf("%s did not exit within %s", p.cmd.Path, waitTimeout)
 		return nil
 	}
+}
+
+// startBehindProxy starts a node that advertises a fault-injecting proxy
+// as its route address: every peer that dials this node's routes (every
+// peer that learns it by gossip, or seeds from ClusterURL) goes through
+// the proxy. The proxy is closed by tb.Cleanup, after the node.
+func startBehindProxy(tb testing.TB, o options.Options) (*mesh.Node, *recorder, *meshtest.Proxy) {
+	tb.Helper()
+	p := meshtest.NewProxy(tb, "") // refuses connections until the node is up
+	o.ClusterAdvertise = p.Addr()
+	n, h := startNode(tb, o)
+	p.SetTarget(n.Server().ClusterAddr().String())
+	return n, h, p
+}
+
+// routesTo returns the route connections node has to peer id, as
+// "ip:port" of the remote end.
+func routesTo(tb testing.TB, node *mesh.Node, id string) []string {
+	tb.Helper()
+	rz, err := node.Server().Routez(nil)
+	if err != nil {
+		tb.Fatalf("routez: %v", err)
+	}
+	var out []string
+	for _, r := range rz.Routes {
+		if r.RemoteID == id {
+			out = append(out, net.JoinHostPort(r.IP, strconv.Itoa(r.Port)))
+		}
+	}
+	return out
+}
+
+// nodePorts returns n's client and route ports.
+func nodePorts(n *mesh.Node) (client, cluster int) {
+	return n.Server().Addr().(*net.TCPAddr).Port, n.Server().ClusterAddr().Port
+}
+
+// iterTB lets a benchmark iteration end what it started: it passes
+// everything to the benchmark's TB and also keeps the cleanups, which end
+// runs (the benchmark's own Cleanup runs them again later; every cleanup
+// used here is idempotent).
+type iterTB struct {
+	testing.TB
+	fns []func()
+}
+
+// Cleanup registers f with the benchmark and for end.
+func (i *iterTB) Cleanup(f func()) {
+	i.fns = append(i.fns, f)
+	i.TB.Cleanup(f)
+}
+
+// end runs the cleanups registered since the last end, newest first.
+func (i *iterTB) end() {
+	for j := len(i.fns) - 1; j >= 0; j-- {
+		i.fns[j]()
+	}
+	i.fns = nil
+}
+
+// holdFor lets an injected fault last d. It is the fault's duration, not
+// a wait for a condition.
+func holdFor(d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	<-tm.C
+}
+
+// byID returns the node whose ID is id, or nil.
+func byID(nodes []*mesh.Node, id string) *mesh.Node {
+	for _, n := range nodes {
+		if n.ID() == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// mustPort returns the port of a nats:// URL.
+func mustPort(t *testing.T, u string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	return port
+}
+
+// peerNamed returns n's peer called name, if n lists one.
+func peerNamed(n *mesh.Node, name string) (mesh.Peer, bool) {
+	for _, p := range n.Peers() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return mesh.Peer{}, false
+}
+
+// mustHost returns the host:port of a URL.
+func mustHost(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	require.NoError(t, err)
+	return p.Host
+}
+
+// quietLogger drops the errors a test provokes on purpose.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// JetStream durability: a careful producer loses no acknowledged message
+// while the stream leader is shut down or a replica's process is killed,
+// nor through a rolling restart of the mesh.
+
 // jsWriter publishes to a stream one message at a time, each with a
 // message ID, retrying an unacknowledged message (same ID) until the
 // stream acknowledges it, as a careful producer does. It records the IDs

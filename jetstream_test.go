@@ -18,15 +18,20 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// JetStream on a mesh: clustered from the first node, stores (temporary,
+// in use, odd names), an R3 KV bucket across a restart, meshtest's
+// JetStream option, decommissioning a node and losing one for good, and
+// meshes mixing JetStream and plain nodes. Durability while nodes fail
+// (no acknowledged message lost) is in jetstream_noloss_test.go.
+
 // jsTimeout bounds JetStream waits: a meta or stream leader that crashed
 // is replaced after nats-server's election timeout (4 to 9 s).
 const jsTimeout = 30 * time.Second
 
+// jsCtx returns a context that ends after jsTimeout, or with t.
 func jsCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), jsTimeout)
-	t.Cleanup(cancel)
-	return ctx
+	return boundCtx(t, jsTimeout)
 }
 
 // retryJS calls f until it succeeds, giving each attempt a second: a

@@ -170,7 +170,7 @@ func startIntruder(t *testing.T, o options.Options) func() error {
 	require.NoError(t, err)
 	t.Cleanup(n.Shutdown)
 	return func() error {
-		ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
 		return n.WaitForPeers(ctx, 1)
 	}
@@ -388,7 +388,7 @@ func TestSecretRotation(t *testing.T) {
 				roundTrip(t, a, b, "rotation")
 				return
 			}
-			ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
 			err := b.WaitForPeers(ctx, 1)
 			require.Error(t, err)
@@ -414,7 +414,7 @@ func TestRouteTLSOwnPKI(t *testing.T) {
 	roundTrip(t, b, c, "pki")
 
 	stranger, _ := startNode(t, options.Options{Name: "x", RouteTLS: tlsConfig(t, other, "x"), Seed: a.ClusterURL(), Logger: quietLogger()})
-	ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	err := stranger.WaitForPeers(ctx, 1)
 	require.Error(t, err)
@@ -697,10 +697,6 @@ func TestNoSecretInOutput(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }
 
 // TestClientTLS: with ClientTLS, clients connect over TLS (verifying the

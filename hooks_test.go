@@ -22,6 +22,11 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// The message-flow hooks (ClientConnected, ClientDisconnected,
+// SlowConsumer, AuthFailed, RouteError, Traffic) and the monitoring
+// endpoint. The membership hooks (PeerJoined, PeerLeft) are tested in
+// membership_test.go.
+
 // TestClientHooks: a client's coming and going is reported once, with its
 // identity and, on disconnect, the reason and message counts; clients of
 // other nodes and the library's own connections are not reported.
@@ -267,24 +272,4 @@ func TestMonitoring(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestLoggerLevels: nats-server's notices arrive at Info with the node's
-// name; the node's own connections' debug chatter stays at Debug.
-func TestLoggerLevels(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	startNode(t, options.Options{Name: "loud", Logger: logger})
-	var found bool
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
-		assert.Equal(t, "loud", rec["node"])
-		assert.NotEqual(t, "DEBUG", rec["level"])
-		if strings.Contains(fmt.Sprint(rec["msg"]), "Listening for client connections") {
-			found = true
-			assert.Equal(t, "INFO", rec["level"])
-		}
-	}
-	assert.True(t, found, "no 'Listening for client connections' line:\n%s", logs.String())
 }
