@@ -98,12 +98,12 @@ type chaosNode struct {
 	id    string
 	// In process.
 	node *mesh.Node
-	log  *hookLog
+	log  *recorder
 	// Child process, and a channel closed when it has exited.
 	proc   *process
 	exited chan struct{}
 	// Every incarnation's history, for the final check.
-	logs  []*hookLog
+	logs  []*recorder
 	procs []*process
 }
 
@@ -256,7 +256,7 @@ func (r *chaosRun) start(n *chaosNode, bin, seed string) {
 			LameDuckDuration: 300 * time.Millisecond,
 			Logger:           logger,
 		}
-		node, h, err := tryStartLogged(r.t, o)
+		node, h, err := tryStartNode(r.t, o, (*recorder).hooks)
 		if err != nil {
 			n.proxy.Drop()
 			if attempt == 0 {
@@ -272,19 +272,6 @@ func (r *chaosRun) start(n *chaosNode, bin, seed string) {
 		n.logs = append(n.logs, h)
 		return
 	}
-}
-
-// tryStartLogged is startLogged returning the error.
-func tryStartLogged(t *testing.T, o options.Options) (*mesh.Node, *hookLog, error) {
-	h := &hookLog{}
-	o.Hooks = h.hooks()
-	n, err := mesh.Start(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	h.node.Store(n)
-	t.Cleanup(n.Shutdown)
-	return n, h, nil
 }
 
 var chaosReadyLine = regexp.MustCompile(`node (\S+) ready: clients (\S+)`)
@@ -675,7 +662,7 @@ func (r *chaosRun) checkHistories() {
 			}
 		}
 		for i, p := range n.procs {
-			h := &hookLog{events: childEvents(p.out.String())}
+			h := &recorder{events: childEvents(p.out.String())}
 			if pr := h.problems(); len(pr) > 0 {
 				r.t.Errorf("history of %s (process %d): %v\n%s", n.name, i+1, pr, p.out)
 			}

@@ -1,20 +1,15 @@
 package natsmesh_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +19,25 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// End-to-end tests of the public API on small meshes (mostly three nodes,
+// table-driven where cases share a shape): formation, zero and bad
+// options, messages across nodes, advertised addresses, WaitForPeers and
+// WaitForInterest.
+//
+// Where the other root tests live, one file per behaviour:
+//   - membership_test.go: PeerJoined/PeerLeft, leave reasons, names, rejoin
+//   - lifecycle_test.go: a node's end (Shutdown, Leave), what Leave costs clients
+//   - failure_test.go: failure detection (silent, busy peers), route healing
+//   - hooks_test.go: client, route-error and traffic hooks; monitoring
+//   - seeds_test.go: seeds, seed providers, the peers file
+//   - security_test.go: secrets, route TLS, client auth, no secret in output
+//   - jetstream_test.go, jetstream_noloss_test.go: JetStream; no acked loss
+//   - logging_test.go: what is logged, at which level
+//   - chaos_test.go: a mesh under random kills, restarts and faults
+//   - netns_test.go: several hosts (network namespaces), needs root
+//   - helpers_test.go: the shared helpers (startNode, startTrio, recorder,
+//     clusterName, eventually, binary, startProcess, ...)
+
 // TestFormation: nodes given only the first node's route URL become a full
 // mesh, and each lists every other node once, with its addresses.
 func TestFormation(t *testing.T) {
@@ -32,7 +46,7 @@ func TestFormation(t *testing.T) {
 		nodes int
 		opts  func(t *testing.T, i int) options.Options
 	}{
-		{"zero options but the seed", 3, func(*testing.T, int) options.Options { return options.Options{} }},
+		{"zero options but the seed (and the test's cluster name)", 3, func(*testing.T, int) options.Options { return options.Options{} }},
 		{"named, free ports", 3, func(_ *testing.T, i int) options.Options {
 			return options.Options{Name: meshtest.Name(i), Cluster: "orders"}
 		}},
@@ -76,15 +90,6 @@ func TestFormation(t *testing.T) {
 	}
 }
 
-func byID(nodes []*mesh.Node, id string) *mesh.Node {
-	for _, n := range nodes {
-		if n.ID() == id {
-			return n
-		}
-	}
-	return nil
-}
-
 // TestZeroOptions: the zero Options is a working node on loopback.
 func TestZeroOptions(t *testing.T) {
 	n, err := mesh.Start(options.Options{})
@@ -93,6 +98,9 @@ func TestZeroOptions(t *testing.T) {
 	assert.True(t, strings.HasPrefix(n.Name(), "node-"), n.Name())
 	assert.True(t, strings.HasPrefix(n.ClientURL(), "nats://127.0.0.1:"), n.ClientURL())
 	assert.True(t, strings.HasPrefix(n.ClusterURL(), "nats://127.0.0.1:"), n.ClusterURL())
+	// The other tests give their nodes a cluster name of their own
+	// (clusterName); this one pins the default.
+	assert.Equal(t, options.DefaultCluster, n.Server().ClusterName())
 	nc, err := nats.Connect(n.ClientURL())
 	require.NoError(t, err)
 	nc.Close()
@@ -207,266 +215,6 @@ func routeMsgs(t *testing.T, node *mesh.Node, id string) int64 {
 	return out
 }
 
-// TestHooksExactlyOnce: every node reports each peer joining once, however
-// many pooled route connections it has, and Peers agrees with each hook.
-//
-// natsmesh runs one route connection per peer; with nats-server's route
-// pool (a pool of 3 plus a system-account route: 4 per peer, as a stock
-// nats-server, or a node given that through ServerOptions, would have)
-// each peer is still reported once.
-func TestHooksExactlyOnce(t *testing.T) {
-	tests := []struct {
-		name        string
-		pool        int
-		connsToPeer int
-	}{
-		{"one connection per peer", 0, 1},
-		{"pooled routes", 3, 4},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			nodes, recs := startTrio(t, func(o *options.Options) {
-				if tt.pool > 0 {
-					o.ServerOptions = func(so *server.Options) { so.Cluster.PoolSize = tt.pool }
-				}
-			})
-			eventually(t, "every route connection up", func() bool {
-				rz, err := nodes[0].Server().Routez(nil)
-				require.NoError(t, err)
-				return len(rz.Routes) == 2*tt.connsToPeer
-			})
-
-			// Shutting c down is a barrier: events are delivered in order,
-			// so a late duplicate join would show up before c's leave.
-			nodes[2].Shutdown()
-			for i, want := range [][]string{{"+b", "+c", "-c:left"}, {"+a", "+c", "-c:left"}} {
-				recs[i].waitEvent(t, "-c:left")
-				got := recs[i].snapshot()
-				assert.ElementsMatch(t, want, got, "events of %s", nodes[i].Name())
-				assert.Equal(t, "-c:left", got[len(got)-1], "events of %s", nodes[i].Name())
-				assert.Empty(t, recs[i].violations, "Peers() disagreed with a hook on %s", nodes[i].Name())
-			}
-		})
-	}
-}
-
-// TestLeaveReasons: a peer that says goodbye is reported Left, one whose
-// process dies without one is reported Lost.
-func TestLeaveReasons(t *testing.T) {
-	tests := []struct {
-		name string
-		want mesh.LeaveReason
-		// start starts the leaving node seeded from seed; stop stops it.
-		start func(t *testing.T, seed string) (stop func())
-	}{
-		{"Shutdown", mesh.Left, func(t *testing.T, seed string) func() {
-			n, _ := startNode(t, options.Options{Name: "x", Seed: seed})
-			return n.Shutdown
-		}},
-		{"Leave", mesh.Left, func(t *testing.T, seed string) func() {
-			n, _ := startNode(t, options.Options{Name: "x", Seed: seed, LameDuckDuration: 200 * time.Millisecond})
-			return func() { require.NoError(t, n.Leave(ctxFor(t))) }
-		}},
-		{"process SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
-			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
-			return func() {
-				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-				require.NoError(t, p.wait(t), "node should exit 0 after a graceful leave")
-			}
-		}},
-		{"process SIGKILL", mesh.Lost, func(t *testing.T, seed string) func() {
-			p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
-			return func() {
-				require.NoError(t, p.cmd.Process.Kill())
-				_ = p.wait(t)
-			}
-		}},
-		{"stock nats-server SIGTERM", mesh.Left, func(t *testing.T, seed string) func() {
-			p := startProcess(t, binary(t, "nats-server"), "-n", "x", "-a", "127.0.0.1", "-p", "-1",
-				"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
-			return func() {
-				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-				_ = p.wait(t)
-			}
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, ra := startNode(t, options.Options{Name: "a"})
-			b, rb := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
-			stop := tt.start(t, a.ClusterURL())
-			ra.waitEvent(t, "+x")
-			rb.waitEvent(t, "+x") // b learned x from a: a full mesh
-			stop()
-			want := "-x:" + tt.want.String()
-			ra.waitEvent(t, want)
-			rb.waitEvent(t, want)
-			for _, r := range []*recorder{ra, rb} {
-				assert.Equal(t, []string{"+b", "+x", want}[1:], without(r.snapshot(), "+b", "+a"))
-			}
-			assert.Len(t, a.Peers(), 1)
-			assert.Len(t, b.Peers(), 1)
-		})
-	}
-}
-
-func without(events []string, drop ...string) []string {
-	var out []string
-	for _, e := range events {
-		keep := true
-		for _, d := range drop {
-			keep = keep && e != d
-		}
-		if keep {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// TestLeaveMovesClients: a client of a node that leaves ends up on a peer
-// and keeps receiving.
-func TestLeaveMovesClients(t *testing.T) {
-	nodes, _ := startTrio(t)
-	a, c := nodes[0], nodes[2]
-	reconnected := make(chan string, 1)
-	sub, err := nats.Connect(c.ClientURL(), nats.ReconnectWait(20*time.Millisecond),
-		nats.ReconnectHandler(func(nc *nats.Conn) { reconnected <- nc.ConnectedServerName() }))
-	require.NoError(t, err)
-	defer sub.Close()
-	s, err := sub.SubscribeSync("moves")
-	require.NoError(t, err)
-	require.NoError(t, sub.Flush())
-	require.Equal(t, "c", sub.ConnectedServerName())
-
-	require.NoError(t, c.Leave(ctxFor(t)))
-	select {
-	case server := <-reconnected:
-		assert.Contains(t, []string{"a", "b"}, server)
-	case <-time.After(waitTimeout):
-		t.Fatal("subscriber did not move to a peer")
-	}
-	require.NoError(t, sub.Flush())
-	require.NoError(t, a.WaitForInterest(ctxFor(t), "moves"))
-	pub, err := a.Connect()
-	require.NoError(t, err)
-	defer pub.Close()
-	require.NoError(t, pub.Publish("moves", []byte("after")))
-	m, err := s.NextMsg(waitTimeout)
-	require.NoError(t, err)
-	assert.Equal(t, "after", string(m.Data))
-}
-
-// TestRestartRejoins: a node restarted with the same name and ports is a
-// new peer (new ID): reported leaving, then joining again, once each.
-func TestRestartRejoins(t *testing.T) {
-	nodes, recs := startTrio(t)
-	a, c := nodes[0], nodes[2]
-	oldID := c.ID()
-	port, cport := mustPort(t, c.ClientURL()), mustPort(t, c.ClusterURL())
-	c.Shutdown()
-	recs[0].waitEvent(t, "-c:left")
-
-	c2, _ := startNode(t, options.Options{Name: "c", Port: port, ClusterPort: cport, Seed: a.ClusterURL()})
-	require.NotEqual(t, oldID, c2.ID())
-	require.NoError(t, c2.WaitForPeers(ctxFor(t), 2))
-	for i := range 2 {
-		eventually(t, "c to rejoin", func() bool { return len(recs[i].snapshot()) == 4 })
-		got := recs[i].snapshot()
-		assert.Equal(t, []string{"-c:left", "+c"}, got[2:], "events of %s", nodes[i].Name())
-		recs[i].mu.Lock()
-		assert.Equal(t, []string{oldID, c2.ID()}, recs[i].ids[2:])
-		recs[i].mu.Unlock()
-		assert.Empty(t, recs[i].violations)
-	}
-}
-
-func mustPort(t *testing.T, u string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(p)
-	require.NoError(t, err)
-	return port
-}
-
-// TestSlowHook: a hook that blocks delays the hooks after it, never the
-// server: the mesh forms and messages flow while it blocks.
-func TestSlowHook(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	joined := make(chan string, 10)
-	a, err := mesh.Start(options.Options{Name: "a", Hooks: options.Hooks{
-		PeerJoined: func(p mesh.Peer) {
-			once.Do(func() { <-release })
-			joined <- p.Name
-		},
-	}})
-	require.NoError(t, err)
-	defer a.Shutdown()
-	b, _ := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
-	c, _ := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL()})
-	require.NoError(t, b.WaitForPeers(ctxFor(t), 2))
-	require.NoError(t, c.WaitForPeers(ctxFor(t), 2))
-
-	// Messages cross a while its first hook blocks.
-	sub, err := a.Connect()
-	require.NoError(t, err)
-	defer sub.Close()
-	s, err := sub.SubscribeSync("slow")
-	require.NoError(t, err)
-	require.NoError(t, sub.Flush())
-	require.NoError(t, b.WaitForInterest(ctxFor(t), "slow"))
-	pub, err := b.Connect()
-	require.NoError(t, err)
-	defer pub.Close()
-	require.NoError(t, pub.Publish("slow", []byte("x")))
-	_, err = s.NextMsg(waitTimeout)
-	require.NoError(t, err)
-	assert.Empty(t, joined, "no hook may run while the first one blocks")
-
-	close(release)
-	var got []string
-	for range 2 {
-		select {
-		case name := <-joined:
-			got = append(got, name)
-		case <-time.After(waitTimeout):
-			t.Fatal("hooks did not resume")
-		}
-	}
-	assert.ElementsMatch(t, []string{"b", "c"}, got)
-}
-
-// TestLeaveAndShutdownConcurrently: both are idempotent and safe together.
-func TestLeaveAndShutdownConcurrently(t *testing.T) {
-	check := noGoroutineLeak(t)
-	a, err := mesh.Start(options.Options{LameDuckDuration: 100 * time.Millisecond})
-	require.NoError(t, err)
-	b, err := mesh.Start(options.Options{Seed: a.ClusterURL(), LameDuckDuration: 100 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, n := range []*mesh.Node{a, b} {
-				if i%2 == 0 {
-					_ = n.Leave(context.Background())
-				} else {
-					n.Shutdown()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	_, err = a.Connect()
-	assert.ErrorIs(t, err, mesh.ErrShutdown)
-	assert.ErrorIs(t, a.WaitForPeers(context.Background(), 5), mesh.ErrShutdown)
-	check()
-}
-
 // TestBadInput: Start refuses bad options with an error naming the field
 // and the value, panics on nothing, and leaves nothing running.
 func TestBadInput(t *testing.T) {
@@ -527,20 +275,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestDuplicateName: two nodes with one name in one mesh are reported in
-// the log, in words that say so.
-func TestDuplicateName(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, _ := startNode(t, options.Options{Name: "same", Logger: logger})
-	_, _ = startNode(t, options.Options{Name: "same", Seed: a.ClusterURL(), Logger: logger})
-	eventually(t, "a duplicate-name log line", func() bool {
-		return bytes.Contains([]byte(logs.String()), []byte("duplicate name"))
-	})
-	assert.Empty(t, a.Peers(), "a node with a duplicate name must not join")
-	t.Log(strings.TrimSpace(logs.String()))
-}
-
 // TestWaitForPeersHonoursContext: WaitForPeers returns ctx's error.
 func TestWaitForPeersHonoursContext(t *testing.T) {
 	n, _ := startNode(t, options.Options{})
@@ -551,25 +285,48 @@ func TestWaitForPeersHonoursContext(t *testing.T) {
 	assert.Contains(t, err.Error(), "0 of 1")
 }
 
-// TestAdvertise: advertised addresses are what the node reports and what
-// its peers learn, even when it binds every interface.
+// TestAdvertise: the advertised addresses are what the node reports, what
+// its peers learn, what a peer that learns it by gossip dials and what
+// clients are told, even when it binds every interface. b joins last,
+// through a: a tells c about b, and c dials b where b advertises it can be
+// reached (a proxy, named by a go-sockaddr template and a port).
 func TestAdvertise(t *testing.T) {
 	a, _ := startNode(t, options.Options{Name: "a"})
-	port := freePort(t)
+	c, _ := startNode(t, options.Options{Name: "c", Seed: a.ClusterURL()})
+	require.NoError(t, c.WaitForPeers(ctxFor(t), 1))
+	p := meshtest.NewProxy(t, "")
+	proxyPort := mustPort(t, p.URL())
 	b, _ := startNode(t, options.Options{
 		Name: "b", Host: "0.0.0.0", Seed: a.ClusterURL(),
 		ClientAdvertise:  "127.0.0.2",
-		ClusterAdvertise: fmt.Sprintf(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:%d`, port),
-		ClusterPort:      port,
+		ClusterAdvertise: fmt.Sprintf(`{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}:%d`, proxyPort),
 	})
-	require.NoError(t, a.WaitForPeers(ctxFor(t), 1))
+	p.SetTarget(fmt.Sprintf("127.0.0.1:%d", b.Server().ClusterAddr().Port))
+	for _, n := range []*mesh.Node{a, b, c} {
+		require.NoError(t, n.WaitForPeers(ctxFor(t), 2))
+	}
 	assert.Equal(t, "nats://127.0.0.2:"+strconv.Itoa(mustPort(t, b.ClientURL())), b.ClientURL())
-	assert.Equal(t, fmt.Sprintf("nats://127.0.0.1:%d", port), b.ClusterURL())
-	p := a.Peers()[0]
-	assert.Equal(t, b.ClusterURL(), p.ClusterURL)
-	assert.Equal(t, []string{b.ClientURL()}, p.ClientURLs)
+	assert.Equal(t, p.URL(), b.ClusterURL())
+	for _, n := range []*mesh.Node{a, c} {
+		peer, ok := peerNamed(n, "b")
+		require.True(t, ok, "%s does not list b", n.Name())
+		assert.Equal(t, b.ClusterURL(), peer.ClusterURL, "b as %s knows it", n.Name())
+		assert.Equal(t, []string{b.ClientURL()}, peer.ClientURLs, "b as %s knows it", n.Name())
+	}
+	routes := routesTo(t, c, b.ID())
+	require.NotEmpty(t, routes)
+	for _, addr := range routes {
+		assert.Equal(t, p.Addr(), addr, "c dialed b at its listen address, not at its ClusterAdvertise")
+	}
+	nc, err := nats.Connect(a.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	pollUntil(t, waitTimeout, "a's client to learn of the other servers", func() bool {
+		return len(nc.DiscoveredServers()) >= 2
+	})
+	assert.Contains(t, nc.DiscoveredServers(), b.ClientURL(), "a's client is not told b's ClientAdvertise")
 
-	_, err := mesh.Start(options.Options{ClusterAdvertise: "0.0.0.0:4248"})
+	_, err = mesh.Start(options.Options{ClusterAdvertise: "0.0.0.0:4248"})
 	assert.ErrorIs(t, err, options.ErrInvalid)
 	assert.ErrorContains(t, err, "ClusterAdvertise")
 }
@@ -588,19 +345,41 @@ func TestWildcardBindWithoutAdvertise(t *testing.T) {
 	assert.NotContains(t, p.ClientURLs[0], "0.0.0.0")
 }
 
-// TestTinyLameDuckDuration: any positive LameDuckDuration is accepted (a
-// zero grace period would mean nats-server's 10 s and be refused).
-func TestTinyLameDuckDuration(t *testing.T) {
-	n, err := mesh.Start(options.Options{LameDuckDuration: 5})
-	require.NoError(t, err)
-	require.NoError(t, n.Leave(ctxFor(t)))
-}
-
 // TestWaitForInterestWantsLiteralSubject: a wildcard would never match as
 // a subject to publish on, so it is refused rather than waited for.
 func TestWaitForInterestWantsLiteralSubject(t *testing.T) {
 	n, _ := startNode(t, options.Options{})
 	for _, subject := range []string{"orders.>", "orders.*", "", "a..b"} {
 		assert.ErrorIs(t, n.WaitForInterest(ctxFor(t), subject), mesh.ErrSubject, subject)
+	}
+}
+
+// TestStartRefusesWhatServerWould: option combinations nats-server refuses
+// once started are refused by Start first, as field errors, with nothing
+// left listening.
+func TestStartRefusesWhatServerWould(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	tests := []struct {
+		name  string
+		opts  options.Options
+		field string
+	}{
+		{"port is cluster port", options.Options{Port: port, ClusterPort: port}, "ClusterPort"},
+		{"monitor port is client port", options.Options{Port: port, Monitor: true, MonitorPort: port}, "MonitorPort"},
+		{"lame duck too short for a grace period", options.Options{LameDuckDuration: 1}, "LameDuckDuration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := mesh.Start(tt.opts)
+			require.Error(t, err)
+			assert.Nil(t, n)
+			assert.ErrorIs(t, err, options.ErrInvalid)
+			assert.NotErrorIs(t, err, mesh.ErrServer)
+			var fe *options.FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.field, fe.Field)
+			assert.True(t, portFree(port), "port %d left listening", port)
+		})
 	}
 }

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// Helpers shared by the root tests: bounded waits, the hook recorder,
+// starting nodes (each test with a cluster name of its own), ports,
+// contexts, child processes (examples/node, stock nats-server) and route
+// proxies. Fixtures used by one behaviour's tests only stay in its file.
 
 // waitTimeout bounds every wait in these tests; conditions normally hold
 // within milliseconds.
@@ -44,98 +55,324 @@ func pollUntil(tb testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// ctxFor returns a context that ends after waitTimeout, or with t.
 func ctxFor(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	t.Cleanup(cancel)
+	return boundCtx(t, waitTimeout)
+}
+
+// boundCtx returns a context that ends after d, or with tb.
+func boundCtx(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
 	return ctx
 }
 
-// recorder collects one node's membership events as "+name" and
-// "-name:left" / "-name:lost", and checks that Peers agrees with each hook
-// while it runs.
+// hookEvent is one membership hook call.
+type hookEvent struct {
+	at       time.Time
+	name, id string
+	joined   bool
+	why      mesh.LeaveReason
+}
+
+// String is "+name" for a join, "-name:left" or "-name:lost" for a leave.
+func (e hookEvent) String() string {
+	if e.joined {
+		return "+" + e.name
+	}
+	return "-" + e.name + ":" + e.why.String()
+}
+
+// isEvent matches the event of name joining (joined) or leaving for why.
+func isEvent(name string, joined bool, why mesh.LeaveReason) func(hookEvent) bool {
+	return func(e hookEvent) bool { return e.name == name && e.joined == joined && e.why == why }
+}
+
+// recorder is the one hook recorder of these tests: it records what one
+// node's hooks report, membership events with their times (checking that
+// Peers agrees with each hook while it runs) and, if asked for with
+// allHooks, client events, route errors and traffic samples. It works with
+// testing.TB, so benchmarks use it too. Its hook methods can also be set
+// one by one (o.Hooks.RouteError = rec.routeError).
 type recorder struct {
 	node atomic.Pointer[mesh.Node]
 
-	mu         sync.Mutex
-	events     []string
-	ids        []string
-	violations []string
+	mu          sync.Mutex
+	events      []hookEvent
+	violations  []string
+	connected   []mesh.Client
+	gone        []mesh.Client
+	slow        []mesh.Client
+	authFailed  []mesh.Client
+	routeErrors []mesh.RouteError
+	traffic     []mesh.Traffic
 }
 
+// hooks returns the membership hooks (PeerJoined, PeerLeft).
 func (r *recorder) hooks() options.Hooks {
 	return options.Hooks{
-		PeerJoined: func(p mesh.Peer) {
-			r.check(p, true)
-			r.add("+"+p.Name, p.ID)
-		},
-		PeerLeft: func(p mesh.Peer, why mesh.LeaveReason) {
-			r.check(p, false)
-			r.add("-"+p.Name+":"+why.String(), p.ID)
-		},
+		PeerJoined: func(p mesh.Peer) { r.addPeer(p, true, 0) },
+		PeerLeft:   func(p mesh.Peer, why mesh.LeaveReason) { r.addPeer(p, false, why) },
 	}
 }
 
-func (r *recorder) check(p mesh.Peer, wantIn bool) {
-	n := r.node.Load()
-	if n == nil {
-		return
-	}
-	in := false
-	for _, q := range n.Peers() {
-		if q.ID == p.ID {
-			in = true
+// allHooks returns the membership hooks and the message-flow ones (client
+// events, route errors, traffic).
+func (r *recorder) allHooks() options.Hooks {
+	h := r.hooks()
+	h.ClientConnected = r.clientConnected
+	h.ClientDisconnected = func(c mesh.Client) { r.addClient(&r.gone, c) }
+	h.SlowConsumer = func(c mesh.Client) { r.addClient(&r.slow, c) }
+	h.AuthFailed = r.authFailure
+	h.RouteError = r.routeError
+	h.Traffic = func(t mesh.Traffic) { r.mu.Lock(); r.traffic = append(r.traffic, t); r.mu.Unlock() }
+	return h
+}
+
+func (r *recorder) addPeer(p mesh.Peer, joined bool, why mesh.LeaveReason) {
+	e := hookEvent{at: time.Now(), name: p.Name, id: p.ID, joined: joined, why: why}
+	var problem string
+	if n := r.node.Load(); n != nil {
+		in := slices.ContainsFunc(n.Peers(), func(q mesh.Peer) bool { return q.ID == p.ID })
+		if in != joined {
+			problem = fmt.Sprintf("%v: peer in Peers()=%v while its hook ran", e, in)
 		}
 	}
-	if in != wantIn {
-		r.mu.Lock()
-		r.violations = append(r.violations, fmt.Sprintf("hook for %s: in Peers()=%v", p.Name, in))
-		r.mu.Unlock()
-	}
-}
-
-func (r *recorder) add(e, id string) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
-	r.ids = append(r.ids, id)
+	if problem != "" {
+		r.violations = append(r.violations, problem)
+	}
 	r.mu.Unlock()
 }
 
-func (r *recorder) snapshot() []string {
+func (r *recorder) addClient(to *[]mesh.Client, c mesh.Client) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.events...)
+	*to = append(*to, c)
+	r.mu.Unlock()
 }
 
-// waitEvent waits until the recorder has seen event e, and returns the
-// ID of the peer it was about.
-func (r *recorder) waitEvent(t *testing.T, e string) string {
-	t.Helper()
-	var id string
-	eventually(t, fmt.Sprintf("event %q (have %v)", e, r.snapshot()), func() bool {
+// clientConnected is a ClientConnected hook.
+func (r *recorder) clientConnected(c mesh.Client) { r.addClient(&r.connected, c) }
+
+// authFailure is an AuthFailed hook.
+func (r *recorder) authFailure(c mesh.Client) { r.addClient(&r.authFailed, c) }
+
+// routeError is a RouteError hook.
+func (r *recorder) routeError(e mesh.RouteError) {
+	r.mu.Lock()
+	r.routeErrors = append(r.routeErrors, e)
+	r.mu.Unlock()
+}
+
+// all returns the membership events so far.
+func (r *recorder) all() []hookEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+// snapshot returns the membership events so far as strings (see
+// hookEvent.String).
+func (r *recorder) snapshot() []string {
+	var out []string
+	for _, e := range r.all() {
+		out = append(out, e.String())
+	}
+	return out
+}
+
+// first returns the first event that matches, if any.
+func (r *recorder) first(match func(hookEvent) bool) (hookEvent, bool) {
+	for _, e := range r.all() {
+		if match(e) {
+			return e, true
+		}
+	}
+	return hookEvent{}, false
+}
+
+// await waits, at most timeout, for an event that matches and returns it.
+func (r *recorder) await(tb testing.TB, timeout time.Duration, what string, match func(hookEvent) bool) hookEvent {
+	tb.Helper()
+	var got hookEvent
+	pollUntil(tb, timeout, what, func() bool {
+		var ok bool
+		got, ok = r.first(match)
+		return ok
+	})
+	return got
+}
+
+// waitEvent waits until the recorder has seen event e (as hookEvent.String
+// writes it), and returns the ID of the peer it was about.
+func (r *recorder) waitEvent(tb testing.TB, e string) string {
+	tb.Helper()
+	return r.await(tb, waitTimeout, fmt.Sprintf("event %q (have %v)", e, r.snapshot()),
+		func(got hookEvent) bool { return got.String() == e }).id
+}
+
+// problems checks the history: for each peer ID, joins and leaves
+// alternate starting with a join (so nothing is reported twice), and Peers
+// agreed with every hook.
+func (r *recorder) problems() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.violations)
+	last := map[string]bool{} // id -> last event was a join
+	for i, e := range r.events {
+		joinedBefore, seen := last[e.id]
+		switch {
+		case e.joined && seen && joinedBefore:
+			out = append(out, fmt.Sprintf("event %d %v (%s): joined twice", i, e, e.id))
+		case !e.joined && (!seen || !joinedBefore):
+			out = append(out, fmt.Sprintf("event %d %v (%s): left without having joined", i, e, e.id))
+		}
+		last[e.id] = e.joined
+	}
+	return out
+}
+
+// String lists the membership events with their times, for failure
+// messages.
+func (r *recorder) String() string {
+	var b strings.Builder
+	for _, e := range r.all() {
+		fmt.Fprintf(&b, "%s %v(%.6s) ", e.at.Format("05.000"), e, e.id)
+	}
+	return b.String()
+}
+
+// find waits for a client named name in the list get returns (read under
+// the recorder's lock: pass a func returning r.connected, r.gone, ...).
+func (r *recorder) find(tb testing.TB, what string, get func() []mesh.Client, name string) mesh.Client {
+	tb.Helper()
+	var found mesh.Client
+	pollUntil(tb, waitTimeout, fmt.Sprintf("%s of %q", what, name), func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		for i, got := range r.events {
-			if got == e {
-				id = r.ids[i]
+		for _, c := range get() {
+			if c.Name == name {
+				found = c
 				return true
 			}
 		}
 		return false
 	})
-	return id
+	return found
 }
 
-// startNode starts a node with a recorder and registers its shutdown.
-func startNode(t *testing.T, o options.Options) (*mesh.Node, *recorder) {
-	t.Helper()
-	rec := &recorder{}
-	o.Hooks = rec.hooks()
-	n, err := mesh.Start(o)
-	require.NoError(t, err)
-	rec.node.Store(n)
-	t.Cleanup(n.Shutdown)
+// clients returns a copy of one of the recorder's client lists.
+func (r *recorder) clients(list *[]mesh.Client) []mesh.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(*list)
+}
+
+// refused returns the RouteError values that report a refused route.
+func (r *recorder) refused() []mesh.RouteError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []mesh.RouteError
+	for _, e := range r.routeErrors {
+		if e.Refused {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// clusterNames holds the cluster name of each test that has one, by
+// test name; clusterSeq numbers them.
+var (
+	clusterNamesMu sync.Mutex
+	clusterNames   = map[string]string{}
+	clusterSeq     atomic.Int64
+)
+
+// clusterName returns the cluster name (Options.Cluster, --cluster_name)
+// shared by tb's nodes and by no other test's, so that parallel tests never
+// route into each other: a node that lost its seed redials it for ever, and
+// once another test's node is given that port the two meshes would merge
+// under the default name. A subtest shares the name of the nearest
+// enclosing test that has one (its nodes may seed from the parent's);
+// otherwise it gets one of its own, released by tb.Cleanup. The helpers
+// that start nodes fill it in when Options.Cluster is empty; tests about
+// cluster names set their own.
+func clusterName(tb testing.TB) string {
+	tb.Helper()
+	clusterNamesMu.Lock()
+	defer clusterNamesMu.Unlock()
+	for name := tb.Name(); ; {
+		if c, ok := clusterNames[name]; ok {
+			return c
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			break
+		}
+		name = name[:i]
+	}
+	c := fmt.Sprintf("test-%d-%d", os.Getpid(), clusterSeq.Add(1))
+	name := tb.Name()
+	clusterNames[name] = c
+	tb.Cleanup(func() {
+		clusterNamesMu.Lock()
+		defer clusterNamesMu.Unlock()
+		if clusterNames[name] == c {
+			delete(clusterNames, name)
+		}
+	})
+	return c
+}
+
+// ownCluster gives o the test's cluster name unless it has one.
+func ownCluster(tb testing.TB, o options.Options) options.Options {
+	tb.Helper()
+	if o.Cluster == "" {
+		o.Cluster = clusterName(tb)
+	}
+	return o
+}
+
+// startNode starts a node whose membership hooks go to a new recorder,
+// and registers its shutdown (the node may be shut down earlier). The node
+// gets the test's cluster name unless o has one.
+func startNode(tb testing.TB, o options.Options) (*mesh.Node, *recorder) {
+	tb.Helper()
+	return startRecorded(tb, o, (*recorder).hooks)
+}
+
+// startFlowNode is startNode recording every hook (allHooks).
+func startFlowNode(tb testing.TB, o options.Options) (*mesh.Node, *recorder) {
+	tb.Helper()
+	return startRecorded(tb, o, (*recorder).allHooks)
+}
+
+func startRecorded(tb testing.TB, o options.Options, hooks func(*recorder) options.Hooks) (*mesh.Node, *recorder) {
+	tb.Helper()
+	n, rec, err := tryStartNode(tb, o, hooks)
+	if err != nil {
+		tb.Fatalf("start %s: %v", o.Name, err)
+	}
 	return n, rec
+}
+
+// tryStartNode is startRecorded returning the error.
+func tryStartNode(tb testing.TB, o options.Options, hooks func(*recorder) options.Hooks) (*mesh.Node, *recorder, error) {
+	tb.Helper()
+	o = ownCluster(tb, o)
+	rec := &recorder{}
+	o.Hooks = hooks(rec)
+	n, err := mesh.Start(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.node.Store(n)
+	tb.Cleanup(n.Shutdown)
+	return n, rec, nil
 }
 
 // startTrio starts a, then b and c seeded from a, and waits for the mesh;
@@ -243,6 +480,7 @@ type process struct {
 	out *syncBuffer
 }
 
+// syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -260,6 +498,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startProcess starts path with args; the process is killed by t.Cleanup
+// if still running, and its output logged if t failed.
 func startProcess(t *testing.T, path string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(path, args...), out: &syncBuffer{}}
@@ -290,4 +530,113 @@ func (p *process) wait(t *testing.T) error {
 		t.Fatalf("%s did not exit within %s", p.cmd.Path, waitTimeout)
 		return nil
 	}
+}
+
+// startBehindProxy starts a node that advertises a fault-injecting proxy
+// as its route address: every peer that dials this node's routes (every
+// peer that learns it by gossip, or seeds from ClusterURL) goes through
+// the proxy. The proxy is closed by tb.Cleanup, after the node.
+func startBehindProxy(tb testing.TB, o options.Options) (*mesh.Node, *recorder, *meshtest.Proxy) {
+	tb.Helper()
+	p := meshtest.NewProxy(tb, "") // refuses connections until the node is up
+	o.ClusterAdvertise = p.Addr()
+	n, h := startNode(tb, o)
+	p.SetTarget(n.Server().ClusterAddr().String())
+	return n, h, p
+}
+
+// routesTo returns the route connections node has to peer id, as
+// "ip:port" of the remote end.
+func routesTo(tb testing.TB, node *mesh.Node, id string) []string {
+	tb.Helper()
+	rz, err := node.Server().Routez(nil)
+	if err != nil {
+		tb.Fatalf("routez: %v", err)
+	}
+	var out []string
+	for _, r := range rz.Routes {
+		if r.RemoteID == id {
+			out = append(out, net.JoinHostPort(r.IP, strconv.Itoa(r.Port)))
+		}
+	}
+	return out
+}
+
+// nodePorts returns n's client and route ports.
+func nodePorts(n *mesh.Node) (client, cluster int) {
+	return n.Server().Addr().(*net.TCPAddr).Port, n.Server().ClusterAddr().Port
+}
+
+// iterTB lets a benchmark iteration end what it started: it passes
+// everything to the benchmark's TB and also keeps the cleanups, which end
+// runs (the benchmark's own Cleanup runs them again later; every cleanup
+// used here is idempotent).
+type iterTB struct {
+	testing.TB
+	fns []func()
+}
+
+// Cleanup registers f with the benchmark and for end.
+func (i *iterTB) Cleanup(f func()) {
+	i.fns = append(i.fns, f)
+	i.TB.Cleanup(f)
+}
+
+// end runs the cleanups registered since the last end, newest first.
+func (i *iterTB) end() {
+	for j := len(i.fns) - 1; j >= 0; j-- {
+		i.fns[j]()
+	}
+	i.fns = nil
+}
+
+// holdFor lets an injected fault last d. It is the fault's duration, not
+// a wait for a condition.
+func holdFor(d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	<-tm.C
+}
+
+// byID returns the node whose ID is id, or nil.
+func byID(nodes []*mesh.Node, id string) *mesh.Node {
+	for _, n := range nodes {
+		if n.ID() == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// mustPort returns the port of a nats:// URL.
+func mustPort(t *testing.T, u string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	return port
+}
+
+// peerNamed returns n's peer called name, if n lists one.
+func peerNamed(n *mesh.Node, name string) (mesh.Peer, bool) {
+	for _, p := range n.Peers() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return mesh.Peer{}, false
+}
+
+// mustHost returns the host:port of a URL.
+func mustHost(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	require.NoError(t, err)
+	return p.Host
+}
+
+// quietLogger drops the errors a test provokes on purpose.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// JetStream durability: a careful producer loses no acknowledged message
+// while the stream leader is shut down or a replica's process is killed,
+// nor through a rolling restart of the mesh.
+
 // jsWriter publishes to a stream one message at a time, each with a
 // message ID, retrying an unacknowledged message (same ID) until the
 // stream acknowledges it, as a careful producer does. It records the IDs
@@ -260,7 +264,7 @@ func TestJetStreamRollingRestart(t *testing.T) {
 	// start starts node i seeded by a running node. Ports are free ones,
 	// new at every start: the writer's client learns them from the mesh.
 	start := func(i int, seed string) {
-		n, err := mesh.Start(options.Options{Name: names[i], Seed: seed, JetStream: true, StoreDir: dirs[i],
+		n, err := mesh.Start(options.Options{Name: names[i], Cluster: clusterName(t), Seed: seed, JetStream: true, StoreDir: dirs[i],
 			LameDuckDuration: 500 * time.Millisecond})
 		require.NoError(t, err)
 		t.Cleanup(n.Shutdown)

@@ -18,15 +18,20 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
+// JetStream on a mesh: clustered from the first node, stores (temporary,
+// in use, odd names), an R3 KV bucket across a restart, meshtest's
+// JetStream option, decommissioning a node and losing one for good, and
+// meshes mixing JetStream and plain nodes. Durability while nodes fail
+// (no acknowledged message lost) is in jetstream_noloss_test.go.
+
 // jsTimeout bounds JetStream waits: a meta or stream leader that crashed
 // is replaced after nats-server's election timeout (4 to 9 s).
 const jsTimeout = 30 * time.Second
 
+// jsCtx returns a context that ends after jsTimeout, or with t.
 func jsCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), jsTimeout)
-	t.Cleanup(cancel)
-	return ctx
+	return boundCtx(t, jsTimeout)
 }
 
 // retryJS calls f until it succeeds, giving each attempt a second: a
@@ -53,7 +58,7 @@ func retryJS(t *testing.T, what string, f func(ctx context.Context) error) {
 // seeded by seed, and registers its shutdown.
 func startJS(t *testing.T, name, seed, dir string) *mesh.Node {
 	t.Helper()
-	n, err := mesh.Start(options.Options{Name: name, Seed: seed, JetStream: true, StoreDir: dir})
+	n, err := mesh.Start(options.Options{Name: name, Cluster: clusterName(t), Seed: seed, JetStream: true, StoreDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(n.Shutdown)
 	return n
@@ -70,7 +75,7 @@ func storeDir(n *mesh.Node) string {
 // makes the meta group elect a leader.
 func TestJetStreamFirstNodeIsClustered(t *testing.T) {
 	t.Parallel()
-	a, err := mesh.Start(options.Options{Name: "a", JetStream: true})
+	a, err := mesh.Start(options.Options{Name: "a", Cluster: clusterName(t), JetStream: true})
 	require.NoError(t, err)
 	defer a.Shutdown()
 	require.True(t, a.Server().JetStreamIsClustered(), "first node runs clustered JetStream")
@@ -78,7 +83,7 @@ func TestJetStreamFirstNodeIsClustered(t *testing.T) {
 	require.DirExists(t, dir)
 	require.Equal(t, os.TempDir(), filepath.Dir(dir), "temporary store under the OS temp dir")
 
-	b, err := mesh.Start(options.Options{Name: "b", Seed: a.ClusterURL(), JetStream: true})
+	b, err := mesh.Start(options.Options{Name: "b", Cluster: clusterName(t), Seed: a.ClusterURL(), JetStream: true})
 	require.NoError(t, err)
 	defer b.Shutdown()
 	require.NotEqual(t, dir, storeDir(b), "two nodes never share a store")
@@ -263,7 +268,7 @@ func TestJetStreamDecommission(t *testing.T) {
 // named name, seeded by seed, its store in dir.
 func startJSProcess(t *testing.T, name, seed, dir string) *process {
 	t.Helper()
-	return startProcess(t, binary(t, "node"), "-n", name, "-p", "-1", "--cluster", "nats://127.0.0.1:-1",
+	return startProcess(t, binary(t, "node"), "-n", name, "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1",
 		"--routes", seed, "-js", "-sd", dir)
 }
 
@@ -284,7 +289,7 @@ func TestJetStreamLostForGood(t *testing.T) {
 		}
 	}
 	start := func(name, seed string) *mesh.Node {
-		n, err := mesh.Start(opts(name, seed))
+		n, err := mesh.Start(ownCluster(t, opts(name, seed)))
 		require.NoError(t, err)
 		t.Cleanup(n.Shutdown)
 		return n
@@ -323,13 +328,13 @@ func TestJetStreamLostForGood(t *testing.T) {
 func TestJetStreamStoreInUse(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a, err := mesh.Start(options.Options{Name: "a", JetStream: true, StoreDir: dir})
+	a, err := mesh.Start(options.Options{Name: "a", Cluster: clusterName(t), JetStream: true, StoreDir: dir})
 	require.NoError(t, err)
-	_, err = mesh.Start(options.Options{Name: "b", Seed: a.ClusterURL(), JetStream: true, StoreDir: dir})
+	_, err = mesh.Start(options.Options{Name: "b", Cluster: clusterName(t), Seed: a.ClusterURL(), JetStream: true, StoreDir: dir})
 	require.ErrorIs(t, err, options.ErrInvalid)
 	require.ErrorContains(t, err, "StoreDir")
 	a.Shutdown()
-	a, err = mesh.Start(options.Options{Name: "a", JetStream: true, StoreDir: dir})
+	a, err = mesh.Start(options.Options{Name: "a", Cluster: clusterName(t), JetStream: true, StoreDir: dir})
 	require.NoError(t, err)
 	a.Shutdown()
 }
@@ -339,7 +344,7 @@ func TestJetStreamStoreInUse(t *testing.T) {
 func TestJetStreamMixedMesh(t *testing.T) {
 	t.Parallel()
 	a := startJS(t, "a", "", t.TempDir())
-	plain, err := mesh.Start(options.Options{Name: "plain", Seed: a.ClusterURL()})
+	plain, err := mesh.Start(options.Options{Name: "plain", Cluster: clusterName(t), Seed: a.ClusterURL()})
 	require.NoError(t, err)
 	t.Cleanup(plain.Shutdown)
 	b := startJS(t, "b", a.ClusterURL(), t.TempDir())

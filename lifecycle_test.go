@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,8 +17,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/mesh"
+	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// A node's life and its end: the end is observable whatever causes it,
+// every method is safe and quick afterwards and while it happens (Leave and
+// Shutdown together included), Connect stays bounded, and what a graceful
+// Leave costs the leaving node's clients (TestLeaveMigration).
 
 // quickBound is how long a call on a stopped node, or one racing its end,
 // may take: it answers at once, so this only absorbs a loaded machine.
@@ -109,7 +115,7 @@ func TestNodeEndRaces(t *testing.T) {
 	var connected, refused atomic.Int64
 	for round := range rounds {
 		n, err := mesh.Start(options.Options{
-			Name: fmt.Sprintf("n%d", round), Seed: seed.ClusterURL(), LameDuckDuration: 20 * time.Millisecond,
+			Name: fmt.Sprintf("n%d", round), Cluster: clusterName(t), Seed: seed.ClusterURL(), LameDuckDuration: 20 * time.Millisecond,
 		})
 		require.NoError(t, err)
 		clientURL, clusterURL := n.ClientURL(), n.ClusterURL()
@@ -183,55 +189,6 @@ func TestNodeEndRaces(t *testing.T) {
 	t.Logf("%d rounds: %d connects succeeded, %d refused", rounds, connected.Load(), refused.Load())
 }
 
-// hangingProvider answers its first calls (up to answered) at once and
-// then ignores its context until released.
-type hangingProvider struct {
-	answered int
-	release  chan struct{}
-	calls    atomic.Int64
-}
-
-func (p *hangingProvider) Discover(context.Context) ([]*url.URL, error) {
-	if int(p.calls.Add(1)) <= p.answered {
-		return nil, nil
-	}
-	<-p.release
-	return nil, nil
-}
-
-// TestHangingSeedProvider: a provider that ignores its context holds Start
-// no longer than DiscoverTimeout, and Shutdown not at all: its call is
-// abandoned.
-func TestHangingSeedProvider(t *testing.T) {
-	t.Parallel()
-	t.Run("Start", func(t *testing.T) {
-		t.Parallel()
-		p := &hangingProvider{release: make(chan struct{})}
-		t.Cleanup(func() { close(p.release) })
-		const timeout = 300 * time.Millisecond
-		began := time.Now()
-		n, err := mesh.Start(options.Options{SeedProvider: p, DiscoverTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
-		took := time.Since(began)
-		require.NoError(t, err)
-		t.Cleanup(n.Shutdown)
-		assert.GreaterOrEqual(t, took, timeout)
-		assert.Less(t, took, timeout+quickBound)
-		t.Logf("Start took %s with DiscoverTimeout %s", took.Round(time.Millisecond), timeout)
-	})
-	t.Run("Shutdown", func(t *testing.T) {
-		t.Parallel()
-		p := &hangingProvider{answered: 1, release: make(chan struct{})}
-		t.Cleanup(func() { close(p.release) })
-		n, err := mesh.Start(options.Options{SeedProvider: p, DiscoverTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
-		// The node, alone, asks again: that call hangs.
-		eventually(t, "a second Discover call", func() bool { return p.calls.Load() >= 2 })
-		began := time.Now()
-		n.Shutdown()
-		assert.Less(t, time.Since(began), time.Second)
-	})
-}
-
 // TestConnectBoundedWhileServerStopsReading: a server in lame-duck mode
 // takes an in-process connection, sends its INFO and never reads the
 // CONNECT; Connect still returns, within ConnectTimeout, even with a
@@ -255,4 +212,265 @@ func TestConnectBoundedWhileServerStopsReading(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, took, mesh.ConnectTimeout+quickBound)
 	t.Logf("Connect failed after %s: %v", took.Round(time.Millisecond), err)
+}
+
+// migration is what a graceful Leave cost the leaving node's clients.
+type migration struct {
+	took                  time.Duration // Leave called to both clients reconnected
+	pubTook, subTook      time.Duration
+	published, lost, dups int
+	pubOn, subOn          string
+}
+
+// leaveMigration starts a, b, c; attaches a publisher (a message every
+// millisecond, numbered) and a subscriber to c over TCP; calls c.Leave;
+// and measures how long until both clients are on other nodes, and how
+// many messages the subscriber missed. forceOnLDM makes the clients
+// reconnect as soon as the server announces lame duck mode.
+func leaveMigration(tb testing.TB, forceOnLDM bool) migration {
+	tb.Helper()
+	var nodes []*mesh.Node
+	var logs []*recorder
+	for i := range 3 {
+		o := options.Options{Name: meshtest.Name(i)}
+		if i > 0 {
+			o.Seed = nodes[0].ClusterURL()
+		}
+		n, h := startNode(tb, o)
+		nodes, logs = append(nodes, n), append(logs, h)
+	}
+	for _, n := range nodes {
+		if err := n.WaitForPeers(boundCtx(tb, waitTimeout), 2); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	c := nodes[2]
+
+	dial := func(name string, reconnected *atomic.Pointer[time.Time]) *nats.Conn {
+		opts := []nats.Option{
+			nats.Name(name),
+			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+			nats.ReconnectWait(20 * time.Millisecond),
+			nats.ReconnectJitter(5*time.Millisecond, 5*time.Millisecond),
+			nats.MaxReconnects(-1),
+			nats.ReconnectHandler(func(*nats.Conn) {
+				now := time.Now()
+				reconnected.CompareAndSwap(nil, &now)
+			}),
+		}
+		if forceOnLDM {
+			opts = append(opts, nats.LameDuckModeHandler(func(nc *nats.Conn) { _ = nc.ForceReconnect() }))
+		}
+		nc, err := nats.Connect(c.ClientURL(), opts...)
+		if err != nil {
+			tb.Fatalf("connect %s: %v", name, err)
+		}
+		tb.Cleanup(nc.Close)
+		return nc
+	}
+	var pubBack, subBack atomic.Pointer[time.Time]
+	pub, sub := dial("publisher", &pubBack), dial("subscriber", &subBack)
+
+	var mu sync.Mutex
+	seen := map[int]int{}
+	maxSeen := 0
+	_, err := sub.Subscribe("migrate", func(m *nats.Msg) {
+		n, _ := strconv.Atoi(string(m.Data))
+		mu.Lock()
+		seen[n]++
+		maxSeen = max(maxSeen, n)
+		mu.Unlock()
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	after, err := sub.SubscribeSync("migrate.after")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.WaitForInterest(boundCtx(tb, waitTimeout), "migrate"); err != nil {
+		tb.Fatal(err)
+	}
+
+	var seq atomic.Int64
+	stop := make(chan struct{})
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = pub.Publish("migrate", []byte(strconv.FormatInt(seq.Add(1), 10)))
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-pubDone
+	}()
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maxSeen
+	}
+	pollUntil(tb, waitTimeout, "the subscriber to receive", func() bool { return received() > 50 })
+
+	now := time.Now()
+	if err := c.Leave(boundCtx(tb, waitTimeout)); err != nil {
+		tb.Fatal(err)
+	}
+	pollUntil(tb, waitTimeout, "both clients to reconnect", func() bool {
+		return pubBack.Load() != nil && subBack.Load() != nil
+	})
+	// Messages flow again: the subscriber gets what is published from
+	// now on (allowing for interest to cross a route).
+	mark := int(seq.Load())
+	pollUntil(tb, waitTimeout, "messages to flow again", func() bool { return received() > mark+50 })
+	close(stop)
+	<-pubDone
+	// The moved subscriber's interest reached every remaining node: a
+	// client of each, in process, reaches it.
+	for _, n := range nodes[:2] {
+		if err := n.WaitForInterest(boundCtx(tb, waitTimeout), "migrate.after"); err != nil {
+			tb.Fatal(err)
+		}
+		nc, err := n.Connect()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := nc.Publish("migrate.after", []byte(n.Name())); err != nil {
+			tb.Fatal(err)
+		}
+		m, err := after.NextMsg(waitTimeout)
+		nc.Close()
+		if err != nil {
+			tb.Fatalf("subscriber moved to %s got nothing published on %s: %v", sub.ConnectedServerName(), n.Name(), err)
+		}
+		if string(m.Data) != n.Name() {
+			tb.Errorf("got %q, want %q", m.Data, n.Name())
+		}
+	}
+
+	for _, i := range []int{0, 1} {
+		logs[i].await(tb, waitTimeout, nodes[i].Name()+" to report c left", isEvent("c", false, mesh.Left))
+		if _, lost := logs[i].first(func(e hookEvent) bool { return e.name == "c" && e.why == mesh.Lost }); lost {
+			tb.Errorf("%s reported c lost: %v", nodes[i].Name(), logs[i])
+		}
+	}
+
+	m := migration{pubOn: pub.ConnectedServerName(), subOn: sub.ConnectedServerName()}
+	m.pubTook, m.subTook = pubBack.Load().Sub(now), subBack.Load().Sub(now)
+	m.took = max(m.pubTook, m.subTook)
+	mu.Lock()
+	last := maxSeen
+	for n := 1; n <= last; n++ {
+		switch seen[n] {
+		case 0:
+			m.lost++
+		case 1:
+		default:
+			m.dups += seen[n] - 1
+		}
+	}
+	mu.Unlock()
+	m.published = last
+	return m
+}
+
+// TestLeaveMigration: a publisher and a subscriber attached to a node
+// that leaves end up on other nodes and keep going (the subscriber gets
+// what the publisher sends, and what clients of every remaining node
+// publish), the peers report the node Left, and
+// the test reports how long the move took and how many messages were
+// lost, for a default nats.go client and for one that reconnects as soon
+// as the server announces lame duck mode.
+func TestLeaveMigration(t *testing.T) {
+	tests := []struct {
+		name       string
+		forceOnLDM bool
+	}{
+		{"default client", false},
+		{"client reconnects on lame duck notice", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := leaveMigration(t, tt.forceOnLDM)
+			assert.Contains(t, []string{"a", "b"}, m.pubOn, "publisher")
+			assert.Contains(t, []string{"a", "b"}, m.subOn, "subscriber")
+			t.Logf("Leave (LameDuckDuration %s) to both clients reconnected: %s (publisher %s, subscriber %s); "+
+				"subscriber missed %d of the first %d messages (1 per ms), %d duplicates",
+				options.DefaultLameDuckDuration, m.took.Round(time.Millisecond),
+				m.pubTook.Round(time.Millisecond), m.subTook.Round(time.Millisecond), m.lost, m.published, m.dups)
+		})
+	}
+}
+
+// BenchmarkLeaveMigration reports, per Leave with the default options,
+// migration-ms (Leave called to both of the leaving node's clients
+// reconnected to peers) and lost-msgs (messages, one per millisecond, the
+// subscriber missed). One iteration takes about 2 s.
+func BenchmarkLeaveMigration(b *testing.B) {
+	for _, force := range []bool{false, true} {
+		b.Run(fmt.Sprintf("force-on-lame-duck=%v", force), func(b *testing.B) {
+			var took time.Duration
+			lost := 0
+			for i := 0; i < b.N; i++ {
+				it := &iterTB{TB: b}
+				m := leaveMigration(it, force)
+				it.end()
+				took += m.took
+				lost += m.lost
+			}
+			b.ReportMetric(float64(took)/float64(time.Millisecond)/float64(b.N), "migration-ms")
+			b.ReportMetric(float64(lost)/float64(b.N), "lost-msgs")
+		})
+	}
+}
+
+// TestLeaveAndShutdownConcurrently: both are idempotent and safe together.
+func TestLeaveAndShutdownConcurrently(t *testing.T) {
+	check := noGoroutineLeak(t)
+	a, err := mesh.Start(options.Options{Cluster: clusterName(t), LameDuckDuration: 100 * time.Millisecond})
+	require.NoError(t, err)
+	b, err := mesh.Start(options.Options{Cluster: clusterName(t), Seed: a.ClusterURL(), LameDuckDuration: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, n := range []*mesh.Node{a, b} {
+				if i%2 == 0 {
+					_ = n.Leave(context.Background())
+				} else {
+					n.Shutdown()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_, err = a.Connect()
+	assert.ErrorIs(t, err, mesh.ErrShutdown)
+	assert.ErrorIs(t, a.WaitForPeers(context.Background(), 5), mesh.ErrShutdown)
+	check()
+}
+
+// TestTinyLameDuckDuration: any positive LameDuckDuration is accepted (a
+// zero grace period would mean nats-server's 10 s and be refused).
+func TestTinyLameDuckDuration(t *testing.T) {
+	n, err := mesh.Start(options.Options{LameDuckDuration: 5})
+	require.NoError(t, err)
+	require.NoError(t, n.Leave(ctxFor(t)))
 }

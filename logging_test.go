@@ -1,6 +1,8 @@
 package natsmesh_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -12,9 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// Logging: a healthy mesh logs no error (a stock nats-server in it
+// included), what the user must fix is an error, and nats-server's lines
+// arrive at the right level with the node's name.
 
 // errorLines returns the ERROR lines of a text log.
 func errorLines(log string) []string {
@@ -27,10 +32,14 @@ func errorLines(log string) []string {
 	return out
 }
 
-// foreign reports an error line about a client this test did not make: on
-// a machine running other test processes, a client of theirs reconnecting
-// to a port one of our nodes now uses fails to authenticate there.
-func foreign(l string) bool { return strings.Contains(l, "authentication error") }
+// foreign reports an error line about a connection this test did not
+// make: on a machine running other tests, a client of theirs reconnecting
+// to a port one of our nodes now uses fails to authenticate there, and a
+// node of theirs redialling such a port is refused for its cluster name
+// (every test's nodes have one of their own, see clusterName).
+func foreign(l string) bool {
+	return strings.Contains(l, "authentication error") || strings.Contains(l, "cluster name")
+}
 
 // TestNoErrorsInAHealthyLife: a mesh's ordinary life logs no error: three
 // nodes form, clients come and go (in process, over TCP, and one cut short
@@ -55,7 +64,7 @@ func TestNoErrorsInAHealthyLife(t *testing.T) {
 	tcp.Close()
 
 	stock := startProcess(t, binary(t, "nats-server"), "-n", "stock", "-a", "127.0.0.1", "-p", "-1",
-		"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
+		"--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
 	for _, n := range nodes {
 		require.NoError(t, n.WaitForPeers(ctxFor(t), 3))
 	}
@@ -102,32 +111,22 @@ func TestUserErrorsAreErrors(t *testing.T) {
 	})
 }
 
-// TestStartRefusesWhatServerWould: option combinations nats-server refuses
-// once started are refused by Start first, as field errors, with nothing
-// left listening.
-func TestStartRefusesWhatServerWould(t *testing.T) {
-	t.Parallel()
-	port := freePort(t)
-	tests := []struct {
-		name  string
-		opts  options.Options
-		field string
-	}{
-		{"port is cluster port", options.Options{Port: port, ClusterPort: port}, "ClusterPort"},
-		{"monitor port is client port", options.Options{Port: port, Monitor: true, MonitorPort: port}, "MonitorPort"},
-		{"lame duck too short for a grace period", options.Options{LameDuckDuration: 1}, "LameDuckDuration"},
+// TestLoggerLevels: nats-server's notices arrive at Info with the node's
+// name; the node's own connections' debug chatter stays at Debug.
+func TestLoggerLevels(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	startNode(t, options.Options{Name: "loud", Logger: logger})
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		assert.Equal(t, "loud", rec["node"])
+		assert.NotEqual(t, "DEBUG", rec["level"])
+		if strings.Contains(fmt.Sprint(rec["msg"]), "Listening for client connections") {
+			found = true
+			assert.Equal(t, "INFO", rec["level"])
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n, err := mesh.Start(tt.opts)
-			require.Error(t, err)
-			assert.Nil(t, n)
-			assert.ErrorIs(t, err, options.ErrInvalid)
-			assert.NotErrorIs(t, err, mesh.ErrServer)
-			var fe *options.FieldError
-			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
-			assert.True(t, portFree(port), "port %d left listening", port)
-		})
-	}
+	assert.True(t, found, "no 'Listening for client connections' line:\n%s", logs.String())
 }

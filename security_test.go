@@ -38,30 +38,6 @@ import (
 // (a plain node's route times out after the 2 s TLS handshake timeout).
 const refusalWait = 3 * time.Second
 
-// routeErrors records RouteError hook values.
-type routeErrors struct {
-	mu   sync.Mutex
-	errs []mesh.RouteError
-}
-
-func (r *routeErrors) hook(e mesh.RouteError) {
-	r.mu.Lock()
-	r.errs = append(r.errs, e)
-	r.mu.Unlock()
-}
-
-func (r *routeErrors) refused() []mesh.RouteError {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []mesh.RouteError
-	for _, e := range r.errs {
-		if e.Refused {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // TestSecretMesh: nodes sharing a secret mesh from one seed and carry
 // messages both ways, with describe replies signed (peers know each
 // other's addresses).
@@ -127,7 +103,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 		}, "certificate", "certificate"},
 		{"stock nats-server without TLS", func(t *testing.T, seed string) func() error {
 			startProcess(t, binary(t, "nats-server"), "-n", "intruder", "-a", "127.0.0.1", "-p", "-1",
-				"--cluster_name", options.DefaultCluster, "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
+				"--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", seed)
 			return nil
 		}, "", ""},
 		{"stock nats-server with another CA", func(t *testing.T, seed string) func() error {
@@ -141,27 +117,26 @@ func TestIntrudersKeptOut(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var recs []*recorder
-			var errs []*routeErrors
 			var nodes []*mesh.Node
 			for i := range 2 {
-				rec, re := &recorder{}, &routeErrors{}
-				o := options.Options{Name: meshtest.Name(i), Secret: current, Logger: quietLogger()}
+				rec := &recorder{}
+				o := options.Options{Name: meshtest.Name(i), Cluster: clusterName(t), Secret: current, Logger: quietLogger()}
 				if i > 0 {
 					o.Seed = nodes[0].ClusterURL()
 				}
 				o.Hooks = rec.hooks()
-				o.Hooks.RouteError = re.hook
+				o.Hooks.RouteError = rec.routeError
 				n, err := mesh.Start(o)
 				require.NoError(t, err)
 				t.Cleanup(n.Shutdown)
 				rec.node.Store(n)
-				recs, errs, nodes = append(recs, rec), append(errs, re), append(nodes, n)
+				recs, nodes = append(recs, rec), append(nodes, n)
 			}
 			require.NoError(t, nodes[1].WaitForPeers(ctxFor(t), 1))
 
 			waitPeers := tt.start(t, nodes[0].ClusterURL())
 			start := time.Now()
-			pollUntil(t, refusalWait, "a refusal reported by a", func() bool { return len(errs[0].refused()) > 0 })
+			pollUntil(t, refusalWait, "a refusal reported by a", func() bool { return len(recs[0].refused()) > 0 })
 			if waitPeers != nil {
 				err := waitPeers()
 				require.Error(t, err)
@@ -175,7 +150,7 @@ func TestIntrudersKeptOut(t *testing.T) {
 			// Two redials later (one a second), still one report: this
 			// waits out an interval in which nothing may happen.
 			time.Sleep(time.Until(start.Add(2200 * time.Millisecond)))
-			refused := errs[0].refused()
+			refused := recs[0].refused()
 			require.Len(t, refused, 1, "one report per remote host per minute: %v", refused)
 			assert.Contains(t, refused[0].Message, tt.wantWhy)
 			for i, n := range nodes {
@@ -191,11 +166,11 @@ func TestIntrudersKeptOut(t *testing.T) {
 func startIntruder(t *testing.T, o options.Options) func() error {
 	t.Helper()
 	o.Name, o.Logger = "intruder", quietLogger()
-	n, err := mesh.Start(o)
+	n, err := mesh.Start(ownCluster(t, o))
 	require.NoError(t, err)
 	t.Cleanup(n.Shutdown)
 	return func() error {
-		ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
 		return n.WaitForPeers(ctx, 1)
 	}
@@ -206,7 +181,7 @@ func startStock(t *testing.T, name string, files mesh.StockRouteFiles, seed stri
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), name+".conf")
 	cfg := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:-1\ncluster {\n  name: %s\n  listen: 127.0.0.1:-1\n  routes: [%s]\n  %s}\n",
-		name, options.DefaultCluster, seed, files.ClusterTLS())
+		name, clusterName(t), seed, files.ClusterTLS())
 	require.NoError(t, os.WriteFile(conf, []byte(cfg), 0o600))
 	return startProcess(t, binary(t, "nats-server"), "-c", conf)
 }
@@ -413,7 +388,7 @@ func TestSecretRotation(t *testing.T) {
 				roundTrip(t, a, b, "rotation")
 				return
 			}
-			ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
 			err := b.WaitForPeers(ctx, 1)
 			require.Error(t, err)
@@ -439,7 +414,7 @@ func TestRouteTLSOwnPKI(t *testing.T) {
 	roundTrip(t, b, c, "pki")
 
 	stranger, _ := startNode(t, options.Options{Name: "x", RouteTLS: tlsConfig(t, other, "x"), Seed: a.ClusterURL(), Logger: quietLogger()})
-	ctx, cancel := contextWithTimeout(1500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	err := stranger.WaitForPeers(ctx, 1)
 	require.Error(t, err)
@@ -494,13 +469,13 @@ func TestClientAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var failed [3]*clientEvents
+			var failed [3]*recorder
 			var nodes []*mesh.Node
 			for i := range 3 {
-				failed[i] = &clientEvents{}
-				o := options.Options{Name: meshtest.Name(i), Logger: quietLogger()}
+				failed[i] = &recorder{}
+				o := options.Options{Name: meshtest.Name(i), Cluster: clusterName(t), Logger: quietLogger()}
 				tt.opts(&o)
-				o.Hooks.AuthFailed = failed[i].add
+				o.Hooks.AuthFailed = failed[i].authFailure
 				o.Hooks.ClientConnected = func(mesh.Client) {}
 				if i > 0 {
 					o.Seed = nodes[0].ClusterURL()
@@ -532,9 +507,10 @@ func TestClientAuth(t *testing.T) {
 				if anonymousRefused {
 					want = 2
 				}
-				eventually(t, fmt.Sprintf("AuthFailed for each refused client (want %d)", want), func() bool { return failed[i].len() >= want })
-				assert.Equal(t, want, failed[i].len(), "%v", failed[i].all())
-				for _, c := range failed[i].all() {
+				eventually(t, fmt.Sprintf("AuthFailed for each refused client (want %d)", want), func() bool { return len(failed[i].clients(&failed[i].authFailed)) >= want })
+				got := failed[i].clients(&failed[i].authFailed)
+				assert.Equal(t, want, len(got), "%v", got)
+				for _, c := range got {
 					assert.NotContains(t, fmt.Sprintf("%+v", c), alicePW)
 					assert.NotContains(t, fmt.Sprintf("%+v", c), token)
 				}
@@ -565,26 +541,6 @@ func TestClientAuth(t *testing.T) {
 			}
 		})
 	}
-}
-
-// clientEvents records Client hook values.
-type clientEvents struct {
-	mu sync.Mutex
-	cs []mesh.Client
-}
-
-func (c *clientEvents) add(cl mesh.Client) {
-	c.mu.Lock()
-	c.cs = append(c.cs, cl)
-	c.mu.Unlock()
-}
-
-func (c *clientEvents) len() int { return len(c.all()) }
-
-func (c *clientEvents) all() []mesh.Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]mesh.Client(nil), c.cs...)
 }
 
 // TestSystemUser: an operator logged in as SystemUser sees every node
@@ -674,7 +630,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	var nodes []*mesh.Node
 	for i := range 2 {
 		o := options.Options{
-			Name: meshtest.Name(i), Secret: secret, AcceptedSecrets: []string{accepted},
+			Name: meshtest.Name(i), Cluster: clusterName(t), Secret: secret, AcceptedSecrets: []string{accepted},
 			Users: []options.User{user}, Token: token, SystemUser: op,
 			Logger: logger, Hooks: hooks, Monitor: true, PeersFile: filepath.Join(dir, meshtest.Name(i)+".peers"),
 		}
@@ -741,10 +697,6 @@ func TestNoSecretInOutput(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }
 
 // TestClientTLS: with ClientTLS, clients connect over TLS (verifying the
@@ -821,7 +773,7 @@ func TestOperatorCannotForgeGoodbye(t *testing.T) {
 	t.Parallel()
 	op := options.User{Name: "op", Password: "op-pw-Zx81"}
 	a, ra := startNode(t, options.Options{Name: "a", SystemUser: op})
-	p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
+	p := startProcess(t, binary(t, "node"), "-n", "x", "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1", "--routes", a.ClusterURL())
 	ra.waitEvent(t, "+x")
 	var xID string
 	for _, peer := range a.Peers() {

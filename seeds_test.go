@@ -3,7 +3,6 @@ package natsmesh_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -11,13 +10,18 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// Seeds and discovery: seed providers (one that answers late, one that
+// hangs), a seed that is not up yet, and the peers file.
 
 // TestSeedProvider: a node finds its seed through a provider, also when
 // the provider knows none at first and only later answers.
@@ -89,7 +93,51 @@ func TestPeersFile(t *testing.T) {
 	assert.Equal(t, "b", c2.Peers()[0].Name)
 }
 
-// quietLogger drops the errors a test provokes on purpose.
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+// hangingProvider answers its first calls (up to answered) at once and
+// then ignores its context until released.
+type hangingProvider struct {
+	answered int
+	release  chan struct{}
+	calls    atomic.Int64
+}
+
+func (p *hangingProvider) Discover(context.Context) ([]*url.URL, error) {
+	if int(p.calls.Add(1)) <= p.answered {
+		return nil, nil
+	}
+	<-p.release
+	return nil, nil
+}
+
+// TestHangingSeedProvider: a provider that ignores its context holds Start
+// no longer than DiscoverTimeout, and Shutdown not at all: its call is
+// abandoned.
+func TestHangingSeedProvider(t *testing.T) {
+	t.Parallel()
+	t.Run("Start", func(t *testing.T) {
+		t.Parallel()
+		p := &hangingProvider{release: make(chan struct{})}
+		t.Cleanup(func() { close(p.release) })
+		const timeout = 300 * time.Millisecond
+		began := time.Now()
+		n, err := mesh.Start(options.Options{SeedProvider: p, DiscoverTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+		took := time.Since(began)
+		require.NoError(t, err)
+		t.Cleanup(n.Shutdown)
+		assert.GreaterOrEqual(t, took, timeout)
+		assert.Less(t, took, timeout+quickBound)
+		t.Logf("Start took %s with DiscoverTimeout %s", took.Round(time.Millisecond), timeout)
+	})
+	t.Run("Shutdown", func(t *testing.T) {
+		t.Parallel()
+		p := &hangingProvider{answered: 1, release: make(chan struct{})}
+		t.Cleanup(func() { close(p.release) })
+		n, err := mesh.Start(options.Options{SeedProvider: p, DiscoverTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		// The node, alone, asks again: that call hangs.
+		eventually(t, "a second Discover call", func() bool { return p.calls.Load() >= 2 })
+		began := time.Now()
+		n.Shutdown()
+		assert.Less(t, time.Since(began), time.Second)
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,55 +22,10 @@ import (
 	"github.com/natsmesh/natsmesh/options"
 )
 
-// flowRecorder collects the message-flow hooks of one node.
-type flowRecorder struct {
-	mu          sync.Mutex
-	connected   []mesh.Client
-	gone        []mesh.Client
-	slow        []mesh.Client
-	authFailed  []mesh.Client
-	routeErrors []mesh.RouteError
-	traffic     []mesh.Traffic
-}
-
-func (r *flowRecorder) hooks() options.Hooks {
-	return options.Hooks{
-		ClientConnected:    func(c mesh.Client) { r.mu.Lock(); r.connected = append(r.connected, c); r.mu.Unlock() },
-		ClientDisconnected: func(c mesh.Client) { r.mu.Lock(); r.gone = append(r.gone, c); r.mu.Unlock() },
-		SlowConsumer:       func(c mesh.Client) { r.mu.Lock(); r.slow = append(r.slow, c); r.mu.Unlock() },
-		AuthFailed:         func(c mesh.Client) { r.mu.Lock(); r.authFailed = append(r.authFailed, c); r.mu.Unlock() },
-		RouteError:         func(e mesh.RouteError) { r.mu.Lock(); r.routeErrors = append(r.routeErrors, e); r.mu.Unlock() },
-		Traffic:            func(t mesh.Traffic) { r.mu.Lock(); r.traffic = append(r.traffic, t); r.mu.Unlock() },
-	}
-}
-
-// find waits for a client named name in the list get returns.
-func (r *flowRecorder) find(t *testing.T, what string, get func() []mesh.Client, name string) mesh.Client {
-	t.Helper()
-	var found mesh.Client
-	eventually(t, fmt.Sprintf("%s of %q", what, name), func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for _, c := range get() {
-			if c.Name == name {
-				found = c
-				return true
-			}
-		}
-		return false
-	})
-	return found
-}
-
-func startFlowNode(t *testing.T, o options.Options) (*mesh.Node, *flowRecorder) {
-	t.Helper()
-	r := &flowRecorder{}
-	o.Hooks = r.hooks()
-	n, err := mesh.Start(o)
-	require.NoError(t, err)
-	t.Cleanup(n.Shutdown)
-	return n, r
-}
+// The message-flow hooks (ClientConnected, ClientDisconnected,
+// SlowConsumer, AuthFailed, RouteError, Traffic) and the monitoring
+// endpoint. The membership hooks (PeerJoined, PeerLeft) are tested in
+// membership_test.go.
 
 // TestClientHooks: a client's coming and going is reported once, with its
 // identity and, on disconnect, the reason and message counts; clients of
@@ -224,7 +178,7 @@ func TestRouteErrorHook(t *testing.T) {
 // client publishes goes to b and to c, each once, and b passes none of it
 // on to c.
 func TestTrafficHook(t *testing.T) {
-	recs := make([]*flowRecorder, 3)
+	recs := make([]*recorder, 3)
 	var nodes []*mesh.Node
 	for i, name := range []string{"a", "b", "c"} {
 		o := options.Options{Name: name, TrafficInterval: 20 * time.Millisecond}
@@ -260,7 +214,7 @@ func TestTrafficHook(t *testing.T) {
 
 	// Sum a's samples taken after the publishing started until both
 	// peers have received all n.
-	sum := func(r *flowRecorder) (to, from map[string]int64, fromClients int64) {
+	sum := func(r *recorder) (to, from map[string]int64, fromClients int64) {
 		to, from = map[string]int64{}, map[string]int64{}
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -318,24 +272,4 @@ func TestMonitoring(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestLoggerLevels: nats-server's notices arrive at Info with the node's
-// name; the node's own connections' debug chatter stays at Debug.
-func TestLoggerLevels(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	startNode(t, options.Options{Name: "loud", Logger: logger})
-	var found bool
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
-		assert.Equal(t, "loud", rec["node"])
-		assert.NotEqual(t, "DEBUG", rec["level"])
-		if strings.Contains(fmt.Sprint(rec["msg"]), "Listening for client connections") {
-			found = true
-			assert.Equal(t, "INFO", rec["level"])
-		}
-	}
-	assert.True(t, found, "no 'Listening for client connections' line:\n%s", logs.String())
 }
