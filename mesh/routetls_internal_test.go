@@ -3,7 +3,6 @@ package mesh
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -50,31 +49,11 @@ func TestHandshakenLeaves(t *testing.T) {
 // signed over the hello label by an accepted certificate naming the
 // server it describes; a reply's signature does not pass for a hello.
 func TestHellosAreChecked(t *testing.T) {
-	auth, err := routetls.Derive(options.NewSecret())
-	require.NoError(t, err)
-	other, err := routetls.Derive(options.NewSecret())
-	require.NoError(t, err)
-	pool := routetls.Pool(auth)
-	leafA, err := auth.Issue("a", "IDA", nil)
-	require.NoError(t, err)
-	leafB, err := auth.Issue("b", "IDB", nil)
-	require.NoError(t, err)
-	stranger, err := other.Issue("a", "IDA", nil)
-	require.NoError(t, err)
-	nonce := make([]byte, describeNonceSize)
-	_, _ = rand.Read(nonce)
+	f := newDescribeFixture(t)
+	pool, leafA, leafB, stranger, nonce := f.pool, f.leafA, f.leafB, f.stranger, f.nonce
 
 	signed := func(d description, leaf *routetls.Leaf, prefix []byte) []byte {
-		desc, err := json.Marshal(d)
-		require.NoError(t, err)
-		r := describeReply{Description: desc}
-		if leaf != nil {
-			r.Cert = leaf.Cert.Raw
-			r.Sig = ed25519.Sign(leaf.Key, append(append([]byte(nil), prefix...), desc...))
-		}
-		b, err := json.Marshal(r)
-		require.NoError(t, err)
-		return b
+		return signedDescription(t, d, leaf, prefix)
 	}
 	a := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.0.0.1:4248"}
 	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}

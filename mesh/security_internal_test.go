@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,32 +25,12 @@ import (
 // describes the server asked about and, in a sealed mesh, is signed over
 // the request's nonce by an accepted certificate naming that server.
 func TestDescribeRepliesAreChecked(t *testing.T) {
-	auth, err := routetls.Derive(options.NewSecret())
-	require.NoError(t, err)
-	other, err := routetls.Derive(options.NewSecret())
-	require.NoError(t, err)
-	pool := routetls.Pool(auth)
-	leafA, err := auth.Issue("a", "IDA", nil)
-	require.NoError(t, err)
-	leafB, err := auth.Issue("b", "IDB", nil)
-	require.NoError(t, err)
-	stranger, err := other.Issue("a", "IDA", nil)
-	require.NoError(t, err)
-	nonce := make([]byte, describeNonceSize)
-	_, _ = rand.Read(nonce)
+	f := newDescribeFixture(t)
+	pool, leafA, leafB, stranger, nonce := f.pool, f.leafA, f.leafB, f.stranger, f.nonce
 
 	// reply answers a describe request as serveDescribe does.
 	reply := func(d description, leaf *routetls.Leaf, signedNonce []byte) []byte {
-		desc, err := json.Marshal(d)
-		require.NoError(t, err)
-		r := describeReply{Description: desc}
-		if leaf != nil {
-			r.Cert = leaf.Cert.Raw
-			r.Sig = ed25519.Sign(leaf.Key, append(append([]byte(nil), signedNonce...), desc...))
-		}
-		b, err := json.Marshal(r)
-		require.NoError(t, err)
-		return b
+		return signedDescription(t, d, leaf, signedNonce)
 	}
 	a := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.0.0.1:4248"}
 	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}
@@ -198,4 +179,46 @@ func TestRedactor(t *testing.T) {
 	long := r.hookText("CN=" + strings.Repeat("A\r\n", 1000))
 	assert.LessOrEqual(t, len(long), maxRemoteText+3)
 	assert.NotContains(t, long, "\n")
+}
+
+// describeFixture is what the tests of describe replies and hellos share:
+// an accepted authority's pool, leaves of servers IDA and IDB from it, a
+// leaf naming IDA from another authority, and a fresh nonce.
+type describeFixture struct {
+	pool                   *x509.CertPool
+	leafA, leafB, stranger *routetls.Leaf
+	nonce                  []byte
+}
+
+func newDescribeFixture(t *testing.T) describeFixture {
+	t.Helper()
+	auth, err := routetls.Derive(options.NewSecret())
+	require.NoError(t, err)
+	other, err := routetls.Derive(options.NewSecret())
+	require.NoError(t, err)
+	f := describeFixture{pool: routetls.Pool(auth), nonce: make([]byte, describeNonceSize)}
+	f.leafA, err = auth.Issue("a", "IDA", nil)
+	require.NoError(t, err)
+	f.leafB, err = auth.Issue("b", "IDB", nil)
+	require.NoError(t, err)
+	f.stranger, err = other.Issue("a", "IDA", nil)
+	require.NoError(t, err)
+	_, _ = rand.Read(f.nonce)
+	return f
+}
+
+// signedDescription is d as serveDescribe sends it: signed by leaf over
+// prefix (a nonce, or the hello label) then d; unsigned if leaf is nil.
+func signedDescription(t *testing.T, d description, leaf *routetls.Leaf, prefix []byte) []byte {
+	t.Helper()
+	desc, err := json.Marshal(d)
+	require.NoError(t, err)
+	r := describeReply{Description: desc}
+	if leaf != nil {
+		r.Cert = leaf.Cert.Raw
+		r.Sig = ed25519.Sign(leaf.Key, append(append([]byte(nil), prefix...), desc...))
+	}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	return b
 }
