@@ -48,13 +48,7 @@ func BenchmarkClientChurn(b *testing.B) {
 			}
 		}
 	}
-	med := func(cs []mb.Churn, f func(mb.Churn) float64) float64 {
-		xs := make([]float64, len(cs))
-		for i, c := range cs {
-			xs[i] = f(c)
-		}
-		return mb.Median(xs)
-	}
+	med := mb.MedianOf[mb.Churn]
 	rate := func(c mb.Churn) float64 { return c.Rate() }
 	peak := func(c mb.Churn) float64 { return (c.HeapPeak - c.HeapBefore) / 1024 }
 	after := func(c mb.Churn) float64 { return (c.HeapAfter - c.HeapBefore) / 1024 }
@@ -108,13 +102,7 @@ func BenchmarkBlockedHook(b *testing.B) {
 			}
 		}
 	}
-	med := func(cs []mb.Churn, f func(mb.Churn) float64) float64 {
-		xs := make([]float64, len(cs))
-		for i, c := range cs {
-			xs[i] = f(c)
-		}
-		return mb.Median(xs)
-	}
+	med := mb.MedianOf[mb.Churn]
 	rate := func(c mb.Churn) float64 { return c.Rate() }
 	b.ReportMetric(med(blocked, func(c mb.Churn) float64 { return float64(c.Backlog) }), "backlog")
 	b.ReportMetric(med(blocked, func(c mb.Churn) float64 { return float64(c.Backlog) / c.Elapsed.Seconds() }), "backlog/s")

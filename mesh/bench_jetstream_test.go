@@ -239,28 +239,18 @@ func BenchmarkJetStreamCrash(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gaps := map[mb.Kind][]time.Duration{}
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
-			b.StopTimer()
-			c, err := mb.FormJSProcs(kind, bins)
-			b.StartTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			d, err := c.CrashUnavailability()
-			b.StopTimer()
-			c.Close()
-			b.StartTimer()
-			if err != nil {
-				b.Fatal(kind, ": ", err)
-			}
-			gaps[kind] = append(gaps[kind], d)
+	compareTimes(b, b.N, "crash-ms", func(kind mb.Kind, _ int) (time.Duration, error) {
+		b.StopTimer()
+		c, err := mb.FormJSProcs(kind, bins)
+		b.StartTimer()
+		if err != nil {
+			return 0, err
 		}
-	}
-	m, r := mb.Percentile(gaps[mb.Mesh], 50), mb.Percentile(gaps[mb.Raw], 50)
-	b.ReportMetric(mb.Ms(m), "mesh-crash-ms")
-	b.ReportMetric(mb.Ms(r), "raw-crash-ms")
-	b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+		d, err := c.CrashUnavailability()
+		b.StopTimer()
+		c.Close()
+		b.StartTimer()
+		return d, err
+	})
 }

@@ -38,27 +38,16 @@ func BenchmarkFormation(b *testing.B) {
 			if n > 9 && raceEnabled() {
 				b.Skip("skipped under the race detector: see the doc comment")
 			}
-			var meshDur, rawDur []time.Duration
-			for i := 0; i < b.N; i++ {
-				for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
-					c, d, err := mb.Form(kind, n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.StopTimer()
-					c.Close()
-					b.StartTimer()
-					if kind == mb.Mesh {
-						meshDur = append(meshDur, d)
-					} else {
-						rawDur = append(rawDur, d)
-					}
+			compareTimes(b, b.N, "ms", func(kind mb.Kind, _ int) (time.Duration, error) {
+				c, d, err := mb.Form(kind, n)
+				if err != nil {
+					return 0, err
 				}
-			}
-			m, r := mb.Percentile(meshDur, 50), mb.Percentile(rawDur, 50)
-			b.ReportMetric(mb.Ms(m), "mesh-ms")
-			b.ReportMetric(mb.Ms(r), "raw-ms")
-			b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+				b.StopTimer()
+				c.Close()
+				b.StartTimer()
+				return d, nil
+			})
 		})
 	}
 }
@@ -77,24 +66,9 @@ func BenchmarkFormationSequential(b *testing.B) {
 			if n > 9 && raceEnabled() {
 				b.Skip("skipped under the race detector: see BenchmarkFormation")
 			}
-			var meshDur, rawDur []time.Duration
-			for i := 0; i < b.N; i++ {
-				for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
-					d, err := mb.TimeFormationSequential(kind, n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if kind == mb.Mesh {
-						meshDur = append(meshDur, d)
-					} else {
-						rawDur = append(rawDur, d)
-					}
-				}
-			}
-			m, r := mb.Percentile(meshDur, 50), mb.Percentile(rawDur, 50)
-			b.ReportMetric(mb.Ms(m), "mesh-ms")
-			b.ReportMetric(mb.Ms(r), "raw-ms")
-			b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+			compareTimes(b, b.N, "ms", func(kind mb.Kind, _ int) (time.Duration, error) {
+				return mb.TimeFormationSequential(kind, n)
+			})
 		})
 	}
 }
@@ -111,24 +85,7 @@ const startsPerOp = 10
 //
 // Target: mesh/raw ≤ 1.3.
 func BenchmarkStart(b *testing.B) {
-	var meshDur, rawDur []time.Duration
-	for i := range b.N * startsPerOp {
-		for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
-			d, err := mb.TimeStart(kind, i)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if kind == mb.Mesh {
-				meshDur = append(meshDur, d)
-			} else {
-				rawDur = append(rawDur, d)
-			}
-		}
-	}
-	m, r := mb.Percentile(meshDur, 50), mb.Percentile(rawDur, 50)
-	b.ReportMetric(mb.Ms(m), "mesh-ms")
-	b.ReportMetric(mb.Ms(r), "raw-ms")
-	b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+	compareTimes(b, b.N*startsPerOp, "ms", mb.TimeStart)
 }
 
 // alternate returns kinds in order for even i and reversed for odd i, so
@@ -205,13 +162,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 			}
 		}
 	}
-	med := func(ms []mb.Memory, f func(mb.Memory) float64) float64 {
-		xs := make([]float64, len(ms))
-		for i, m := range ms {
-			xs[i] = f(m)
-		}
-		return mb.Median(xs)
-	}
+	med := mb.MedianOf[mb.Memory]
 	heap := func(m mb.Memory) float64 { return m.HeapBytes / 1024 }
 	rss := func(m mb.Memory) float64 { return m.RSSBytes / 1024 }
 	gr := func(m mb.Memory) float64 { return m.Goroutines }
@@ -232,23 +183,29 @@ func BenchmarkIdleMemory(b *testing.B) {
 // "mesh-ms" and "raw-ms", and "mesh/raw". No target: it is a figure to
 // know.
 func BenchmarkResume(b *testing.B) {
-	var mesh, raw []time.Duration
-	for i := 0; i < b.N; i++ {
+	compareTimes(b, b.N, "ms", func(kind mb.Kind, _ int) (time.Duration, error) { return mb.Resume(kind) })
+}
+
+// compareTimes times natsmesh (mb.Mesh) and raw nats-server (mb.Raw) once
+// each in every one of rounds rounds, taking turns at going first
+// (alternate), with timeOne(kind, round), and reports the median of each
+// side in milliseconds as "mesh-"+unit and "raw-"+unit, and their ratio as
+// "mesh/raw".
+func compareTimes(b *testing.B, rounds int, unit string, timeOne func(kind mb.Kind, round int) (time.Duration, error)) {
+	b.Helper()
+	durs := map[mb.Kind][]time.Duration{}
+	for i := range rounds {
 		for _, kind := range alternate(i, mb.Mesh, mb.Raw) {
-			d, err := mb.Resume(kind)
+			d, err := timeOne(kind, i)
 			if err != nil {
-				b.Fatal(err)
+				b.Fatal(kind, ": ", err)
 			}
-			if kind == mb.Mesh {
-				mesh = append(mesh, d)
-			} else {
-				raw = append(raw, d)
-			}
+			durs[kind] = append(durs[kind], d)
 		}
 	}
-	m, r := mb.Percentile(mesh, 50), mb.Percentile(raw, 50)
-	b.ReportMetric(mb.Ms(m), "mesh-ms")
-	b.ReportMetric(mb.Ms(r), "raw-ms")
+	m, r := mb.Percentile(durs[mb.Mesh], 50), mb.Percentile(durs[mb.Raw], 50)
+	b.ReportMetric(mb.Ms(m), "mesh-"+unit)
+	b.ReportMetric(mb.Ms(r), "raw-"+unit)
 	b.ReportMetric(float64(m)/float64(r), "mesh/raw")
 }
 

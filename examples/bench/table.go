@@ -147,7 +147,7 @@ func (r *results) rttRows() []row {
 func (r *results) memoryRows() []row {
 	var rows []row
 	mem := func(name string, f func(mb.Memory) float64, format func(float64) string) row {
-		m, rw := medianMem(r.mem[mb.Mesh], f), medianMem(r.mem[mb.Raw], f)
+		m, rw := mb.MedianOf(r.mem[mb.Mesh], f), mb.MedianOf(r.mem[mb.Raw], f)
 		ratio := ""
 		if rw > 0 {
 			ratio = fmtRatio(m / rw)
@@ -190,14 +190,6 @@ func formed(ds []time.Duration) string {
 		return "did not form"
 	}
 	return fmtDur(mb.Percentile(ds, 50))
-}
-
-func medianMem(ms []mb.Memory, f func(mb.Memory) float64) float64 {
-	xs := make([]float64, len(ms))
-	for i, m := range ms {
-		xs[i] = f(m)
-	}
-	return mb.Median(xs)
 }
 
 func yesNo(ok bool) string {

@@ -325,22 +325,24 @@ func StartRawServer(i int, seed *url.URL) (*server.Server, error) {
 // startRawServer is StartRawServer with routeTLS as Cluster.TLSConfig
 // (nil: plain routes).
 func startRawServer(i int, seed *url.URL, routeTLS *tls.Config) (*server.Server, error) {
+	return startRawServerWith(i, seed, func(o *server.Options) { o.Cluster.TLSConfig = routeTLS })
+}
+
+// startRawServerWith is StartRawServer with edit applied to the options
+// before the server is made.
+func startRawServerWith(i int, seed *url.URL, edit func(*server.Options)) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: fmt.Sprintf("raw-%d", i),
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
 		NoLog:      true,
 		NoSigs:     true,
-		Cluster: server.ClusterOpts{
-			Name: "rawbench",
-			Host: "127.0.0.1",
-			Port: server.RANDOM_PORT,
-		},
+		Cluster:    server.ClusterOpts{Name: "rawbench", Host: "127.0.0.1", Port: server.RANDOM_PORT},
 	}
 	if seed != nil {
 		opts.Routes = []*url.URL{seed}
 	}
-	opts.Cluster.TLSConfig = routeTLS
+	edit(opts)
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("meshbench: raw node %d: %w", i, err)

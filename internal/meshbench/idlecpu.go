@@ -111,31 +111,3 @@ func formRawPinged(n int) (*Cluster, error) {
 	}
 	return c, nil
 }
-
-// startRawServerWith is StartRawServer with edit applied to the options
-// before the server is made.
-func startRawServerWith(i int, seed *url.URL, edit func(*server.Options)) (*server.Server, error) {
-	opts := &server.Options{
-		ServerName: fmt.Sprintf("raw-%d", i),
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		NoLog:      true,
-		NoSigs:     true,
-		Cluster:    server.ClusterOpts{Name: "rawbench", Host: "127.0.0.1", Port: server.RANDOM_PORT},
-	}
-	if seed != nil {
-		opts.Routes = []*url.URL{seed}
-	}
-	edit(opts)
-	s, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("meshbench: raw node %d: %w", i, err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		s.WaitForShutdown()
-		return nil, fmt.Errorf("meshbench: raw node %d not ready for connections within 10s", i)
-	}
-	return s, nil
-}

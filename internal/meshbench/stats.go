@@ -37,3 +37,13 @@ func Median(xs []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// MedianOf returns the median of f over xs (see Median): one figure of
+// many results, such as the live heap of Memory readings.
+func MedianOf[T any](xs []T, f func(T) float64) float64 {
+	vs := make([]float64, len(xs))
+	for i, x := range xs {
+		vs[i] = f(x)
+	}
+	return Median(vs)
+}
