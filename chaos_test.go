@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -122,7 +123,7 @@ type chaosRun struct {
 	cluster   string // the mesh's cluster name, its own
 	rng       *rand.Rand
 	nodes     []*chaosNode
-	serverLog *syncBuffer
+	serverLog *syncbuf.Buffer
 	// afterConverge checks what the last step caused, once the mesh has
 	// converged.
 	afterConverge func()
@@ -157,7 +158,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (NATSMESH_CHAOS_SEED=%d reproduces the sequence of steps), duration %s", seed, seed, budget)
 
-	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncBuffer{},
+	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), serverLog: &syncbuf.Buffer{},
 		// Tests running at the same time on the machine (other packages,
 		// other checkouts) also name their nodes a, b, c: one that
 		// learned a port this test now uses would redial it and, with

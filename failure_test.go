@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -170,7 +171,7 @@ func TestNoFalseLostUnderLoad(t *testing.T) {
 	)
 	// nats-server warns when it stalls a producer because a route (or
 	// the subscriber) cannot take more: evidence the load saturates.
-	var serverLog syncBuffer
+	var serverLog syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&serverLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var nodes []*mesh.Node
 	var logs []*recorder

@@ -1,7 +1,6 @@
 package natsmesh_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -477,32 +477,14 @@ func binary(t *testing.T, name string) string {
 // process is a child program whose output is shown if the test fails.
 type process struct {
 	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out *syncbuf.Buffer
 }
 
 // startProcess starts path with args; the process is killed by t.Cleanup
 // if still running, and its output logged if t failed.
 func startProcess(t *testing.T, path string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(path, args...), out: &syncBuffer{}}
+	p := &process{cmd: exec.Command(path, args...), out: &syncbuf.Buffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start())
 	t.Cleanup(func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -137,7 +138,7 @@ func TestSlowConsumerHook(t *testing.T) {
 // TestAuthFailedHook: a client with credentials the node does not know is
 // refused and reported; its password never reaches the log.
 func TestAuthFailedHook(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTraceForTest}))
 	a, ra := startFlowNode(t, options.Options{Name: "a", Logger: logger})
 	_, err := nats.Connect(a.ClientURL(), nats.Name("intruder"), nats.UserInfo("mallory", "hunter2-secret"))

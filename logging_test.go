@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -48,7 +49,7 @@ func foreign(l string) bool {
 // node leaves and one shuts down. Everything goes through Options.Logger.
 func TestNoErrorsInAHealthyLife(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTraceForTests}))
 	nodes, _ := startTrio(t, func(o *options.Options) {
 		o.Logger = logger
@@ -94,7 +95,7 @@ const levelTraceForTests = slog.LevelDebug - 4
 // seed nobody listens on.
 func TestUserErrorsAreErrors(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -114,7 +115,7 @@ func TestUserErrorsAreErrors(t *testing.T) {
 // TestLoggerLevels: nats-server's notices arrive at Info with the node's
 // name; the node's own connections' debug chatter stays at Debug.
 func TestLoggerLevels(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	startNode(t, options.Options{Name: "loud", Logger: logger})
 	var found bool

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -35,7 +36,7 @@ func TestDuplicateNameFailsWaitForPeers(t *testing.T) {
 	for _, viaPeer := range []bool{false, true} {
 		t.Run(fmt.Sprintf("clash with the seed=%v", !viaPeer), func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			routeErrs := make(chan mesh.RouteError, 64)
 			first, err := mesh.Start(options.Options{Name: "same", Cluster: clusterName(t), Logger: logger, Hooks: options.Hooks{

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/internal/netns"
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -79,14 +80,14 @@ func netnsNetwork(t *testing.T) *netns.Network {
 type nsProcess struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{} // closed when the process has exited; err is set
 	err  error
 }
 
 func startIn(t *testing.T, h *netns.Host, name string, env []string, path string, args ...string) *nsProcess {
 	t.Helper()
-	p := &nsProcess{name: name, cmd: h.Command(path, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &nsProcess{name: name, cmd: h.Command(path, args...), out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

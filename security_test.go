@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/internal/testpki"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
@@ -615,9 +616,9 @@ func TestNoSecretInOutput(t *testing.T) {
 	token := "token-Tk-91m"
 	secrets := []string{secret, accepted, user.Password, op.Password, token}
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
-	var hookOut syncBuffer
+	var hookOut syncbuf.Buffer
 	hooks := options.Hooks{
 		PeerJoined:         func(p mesh.Peer) { fmt.Fprintf(&hookOut, "%+v\n", p) },
 		PeerLeft:           func(p mesh.Peer, why mesh.LeaveReason) { fmt.Fprintf(&hookOut, "%+v %v\n", p, why) },

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/discovery"
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -61,7 +62,7 @@ func TestSeedProvider(t *testing.T) {
 // TestSeedNotUpYet: a node whose seed is not up keeps trying, says so in
 // its log, and joins once the seed starts.
 func TestSeedNotUpYet(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	port := freePort(t)
 	b, _ := startNode(t, options.Options{Name: "b", Seed: fmt.Sprintf("nats://127.0.0.1:%d", port), Logger: logger})

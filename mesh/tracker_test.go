@@ -1,37 +1,18 @@
 package mesh_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDepartureIsLeft: a peer that shuts down or leaves is reported Left,
 // never Lost, however soon after it joined and however busy the host. Each
@@ -62,8 +43,8 @@ func TestDepartureIsLeft(t *testing.T) {
 	}
 	joined := make(chan string, 16)
 	left := make(chan leave, 16)
-	var logs lockedBuffer
-	logger := func(b *lockedBuffer) *slog.Logger {
+	var logs syncbuf.Buffer
+	logger := func(b *syncbuf.Buffer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	a, err := mesh.Start(options.Options{
@@ -78,7 +59,7 @@ func TestDepartureIsLeft(t *testing.T) {
 	}
 	t.Cleanup(a.Shutdown)
 	for i := range rounds {
-		var blogs lockedBuffer
+		var blogs syncbuf.Buffer
 		mark := len(logs.String())
 		b, err := mesh.Start(options.Options{
 			Name: fmt.Sprintf("b%d", i), Cluster: cluster, Seed: a.ClusterURL(), Logger: logger(&blogs),

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/internal/testpki"
 )
 
@@ -26,27 +25,9 @@ const (
 	marker    = "s3cret"
 )
 
-// syncBuffer is an io.Writer safe for the node's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a node run in process by run.
 type running struct {
-	out, err *syncBuffer
+	out, err *syncbuf.Buffer
 	stop     chan os.Signal
 	code     chan int
 }
@@ -55,7 +36,7 @@ type running struct {
 // stopNode), and returns once the node is ready.
 func startNode(t *testing.T, args []string, env map[string]string) *running {
 	t.Helper()
-	r := &running{out: &syncBuffer{}, err: &syncBuffer{}, stop: make(chan os.Signal, 1), code: make(chan int, 1)}
+	r := &running{out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, stop: make(chan os.Signal, 1), code: make(chan int, 1)}
 	go func() {
 		r.code <- run(args, lookup(env), r.out, r.err, r.stop)
 	}()
@@ -122,7 +103,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // runOnce runs a subcommand and returns its exit code and output.
 func runOnce(args []string, env map[string]string) (code int, stdout, stderr string) {
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	code = run(args, lookup(env), &out, &errb, nil)
 	return code, out.String(), errb.String()
 }
@@ -399,7 +380,7 @@ func TestStockTLS(t *testing.T) {
 	conf := filepath.Join(dir, "stock.conf")
 	writeFile(t, conf, "server_name: stock\nhost: 127.0.0.1\nport: -1\n"+out)
 
-	var stockOut syncBuffer
+	var stockOut syncbuf.Buffer
 	stock := exec.Command(bin, "-c", conf)
 	stock.Stdout, stock.Stderr = &stockOut, &stockOut
 	if err := stock.Start(); err != nil {

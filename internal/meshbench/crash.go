@@ -12,12 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 )
 
 // Binaries builds, into dir, the two programs a crash needs: "node"
@@ -51,25 +52,8 @@ type ProcCluster struct {
 	monitor []string // HTTP monitoring URLs
 	procs   []*exec.Cmd
 	exited  []chan struct{}
-	out     []*lockedBuffer
+	out     []*syncbuf.Buffer
 	dir     string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // FormJSProcs starts a three-node ProcCluster of kind (Mesh or Raw) with
@@ -112,7 +96,7 @@ func FormJSProcs(kind Kind, bins map[string]string) (*ProcCluster, error) {
 		}
 		c.clients = append(c.clients, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 		c.monitor = append(c.monitor, fmt.Sprintf("http://127.0.0.1:%d", ports[2*n+i]))
-		out := &lockedBuffer{}
+		out := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			c.Close()

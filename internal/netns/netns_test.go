@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/internal/netns"
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 )
 
 // prefix keeps this package's namespaces apart from the root package's.
@@ -143,25 +143,8 @@ func TestRemoveStale(t *testing.T) {
 // helperProc is this test binary re-run inside a namespace.
 type helperProc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Wait waits, at most 10 s, for the helper to exit.
@@ -181,7 +164,7 @@ func helper(t *testing.T, h *netns.Host, mode, addr string) *helperProc {
 	t.Helper()
 	cmd := h.Command(os.Args[0], "-test.run", "^TestHelper$", "-test.timeout", "20s")
 	cmd.Env = append(os.Environ(), "NETNS_HELPER="+mode, "NETNS_ADDR="+addr)
-	p := &helperProc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &helperProc{cmd: cmd, out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	require.NoError(t, cmd.Start())
 	go func() { p.done <- cmd.Wait() }()
