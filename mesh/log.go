@@ -106,14 +106,15 @@ func (l *serverLog) Warnf(format string, v ...any) {
 // refused for its credentials is logged at slog.LevelWarn.
 func (l *serverLog) Errorf(format string, v ...any) {
 	level := slog.LevelError
+	msg := fmt.Sprintf(format, v...)
 	switch {
-	case strings.Contains(format, cueClientTag) && strings.Contains(fmt.Sprintf(format, v...), cueAuthError):
+	case strings.Contains(format, cueClientTag) && strings.Contains(msg, cueAuthError):
 		// A client refused for its credentials: the client's problem,
 		// which AuthFailed reports, not the node's.
 		level = slog.LevelWarn
 	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueFlushError):
 		level = slog.LevelInfo
-	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueTLSHandshakeError) && l.dialledPeerHungUp(fmt.Sprintf(format, v...)):
+	case strings.Contains(format, cueRouteTag) && strings.Contains(format, cueTLSHandshakeError) && l.dialledPeerHungUp(msg):
 		// A route this node dialled, to a peer (not a seed) that hung
 		// up mid-handshake: it is shutting down, which PeerLeft
 		// reports. Not a refusal either.
@@ -122,7 +123,7 @@ func (l *serverLog) Errorf(format string, v ...any) {
 		if !l.aboutSeed(fmt.Sprint(v...)) {
 			level = slog.LevelInfo
 		}
-	case strings.Contains(fmt.Sprintf(format, v...), cueDedicatedRoute):
+	case strings.Contains(msg, cueDedicatedRoute):
 		// Logged where it is refused, and where the refusal arrives.
 		level = slog.LevelDebug
 	case strings.Contains(format, cueRegisterAccount) && strings.HasSuffix(fmt.Sprint(v...), cueConnClosed):
