@@ -278,29 +278,45 @@ func measurePeerEvents(r *results, _ io.Writer) error {
 	return nil
 }
 
+// batch is how many messages of size bytes one throughput round sends.
+func (cfg config) batch(size int) int {
+	if size > 1024 {
+		return cfg.tputLarge
+	}
+	return cfg.tputSmall
+}
+
+// runThroughput runs cfg.tputRounds rounds of a throughput comparison of
+// kinds with messages of size bytes (cfg.batch(size) per round), saying
+// so on log under what, and returns it
+// closed, for its rates.
+func runThroughput(cfg config, log io.Writer, what string, size int, kinds ...mb.Kind) (*mb.Throughput, error) {
+	batch := cfg.batch(size)
+	fmt.Fprintf(log, "bench: %s %d B, %d rounds of %d messages\n", what, size, cfg.tputRounds, batch)
+	t, err := mb.NewThroughput(size, batch, kinds...)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	for i := range cfg.tputRounds {
+		if err := t.Round(i); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
 func measureThroughput(r *results, log io.Writer) error {
 	r.tput = map[int]tputResult{}
 	for _, size := range []int{128, 16 << 10} {
-		batch := r.cfg.tputSmall
-		if size > 1024 {
-			batch = r.cfg.tputLarge
-		}
-		fmt.Fprintf(log, "bench: throughput %d B, %d rounds of %d messages\n", size, r.cfg.tputRounds, batch)
-		t, err := mb.NewThroughput(size, batch, mb.MeshHooks, mb.Mesh, mb.Raw)
+		t, err := runThroughput(r.cfg, log, "throughput", size, mb.MeshHooks, mb.Mesh, mb.Raw)
 		if err != nil {
 			return err
 		}
-		for i := range r.cfg.tputRounds {
-			if err := t.Round(i); err != nil {
-				t.Close()
-				return err
-			}
-		}
-		t.Close()
 		r.tput[size] = tputResult{
 			on: t.Rate(mb.MeshHooks), off: t.Rate(mb.Mesh), raw: t.Rate(mb.Raw),
 			onRaw: t.Ratio(mb.MeshHooks, mb.Raw), offRaw: t.Ratio(mb.Mesh, mb.Raw), onOff: t.Ratio(mb.MeshHooks, mb.Mesh),
-			rounds: r.cfg.tputRounds, batch: batch, sizeByte: size,
+			rounds: r.cfg.tputRounds, batch: r.cfg.batch(size), sizeByte: size,
 		}
 	}
 	return nil

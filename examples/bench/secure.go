@@ -46,26 +46,14 @@ func measureSecurity(r *results, log io.Writer) error {
 		}
 	}
 	for _, size := range []int{128, 16 << 10} {
-		batch := r.cfg.tputSmall
-		if size > 1024 {
-			batch = r.cfg.tputLarge
-		}
-		fmt.Fprintf(log, "bench: throughput with a secret %d B, %d rounds of %d messages\n", size, r.cfg.tputRounds, batch)
-		t, err := mb.NewThroughput(size, batch, secureTputKinds...)
+		t, err := runThroughput(r.cfg, log, "throughput with a secret", size, secureTputKinds...)
 		if err != nil {
 			return err
 		}
-		for i := range r.cfg.tputRounds {
-			if err := t.Round(i); err != nil {
-				t.Close()
-				return err
-			}
-		}
-		t.Close()
 		r.secure.tput[size] = secureTput{
 			secret: t.Rate(mb.MeshSecret), rawTLS: t.Rate(mb.RawTLS), plain: t.Rate(mb.Mesh),
 			secretRawTLS: t.Ratio(mb.MeshSecret, mb.RawTLS), secretPlain: t.Ratio(mb.MeshSecret, mb.Mesh),
-			rounds: r.cfg.tputRounds, batch: batch, sizeByte: size,
+			rounds: r.cfg.tputRounds, batch: r.cfg.batch(size), sizeByte: size,
 		}
 	}
 	return nil
