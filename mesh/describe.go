@@ -299,6 +299,10 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 	}
 	first := s.asksFirst(id)
 	var responderSince time.Time
+	// Polled below: made once, not at every poll.
+	descSubj, varzSubj := describeSubject(id), varzSubject(id)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		// The peer may have described itself already, asking this node.
 		d, ok, heard := s.takeLearned(id)
@@ -308,7 +312,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		// A wildcard subscriber in the system account (an operator's
 		// `nats sub '>'`) shows interest before the peer's responder
 		// exists: ask again until a reply checks out.
-		if s.acc.Interest(describeSubject(id)) > 0 && responderSince.IsZero() {
+		if responderSince.IsZero() && s.acc.Interest(descSubj) > 0 {
 			responderSince = time.Now()
 		}
 		if !responderSince.IsZero() && (first || time.Since(responderSince) >= helloWait) {
@@ -318,7 +322,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 			}
 			last = err
 		}
-		if s.acc.Interest(varzSubject(id)) > 0 {
+		if s.acc.Interest(varzSubj) > 0 {
 			// nats-server's own subscriptions exist from its start; a
 			// natsmesh node's responder comes a moment later. Only a peer
 			// without one after stockGrace is a stock server.
@@ -335,10 +339,11 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 				return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
 			}
 			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
-		case <-time.After(wait):
+		case <-timer.C:
 		case <-heard:
 		}
 		wait = describePoll(wait, time.Since(start), s.describing.Load())
+		timer.Reset(wait)
 	}
 }
 
