@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/natsmesh/natsmesh/internal/address"
 	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
@@ -133,8 +132,10 @@ func parseSeedFile(path string, data []byte) ([]*url.URL, error) {
 			continue
 		}
 		if fields := strings.Fields(line); len(fields) > 1 {
-			return nil, fmt.Errorf("%w: seed file %q line %d: %d words (%s), want one URL per line",
-				ErrDiscovery, path, n, len(fields), address.Redact(fields[0])+" "+address.Redact(fields[1])+"...")
+			// None of the words is quoted: a blank may as well sit inside
+			// a URL's password, which a word alone would then show.
+			return nil, fmt.Errorf("%w: seed file %q line %d: %d words, want one URL per line (a blank in a URL is written %%20)",
+				ErrDiscovery, path, n, len(fields))
 		}
 		u, err := parseSeedURL(line)
 		if err != nil {

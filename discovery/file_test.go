@@ -70,6 +70,10 @@ func TestFileErrors(t *testing.T) {
 			wantMsg: []string{"line 1", "fragment"}},
 		{name: "password masked", content: "\nnats://u:T0pS3cr3t@a\n",
 			wantMsg: []string{"line 2", "u:xxxxx@a"}},
+		{name: "password with a blank", content: "nats://u:T0pS3cr3t x@a:1\n",
+			wantMsg: []string{"line 1", "2 words", "%20"}},
+		{name: "token with a blank", content: "nats://T0pS3cr3t @a:1\n",
+			wantMsg: []string{"line 1", "2 words"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
