@@ -235,12 +235,7 @@ func FromArgsEnv(args []string, lookupEnv func(string) (string, bool)) (Options,
 			from.set("MonitorPort", fl, monPort)
 		}
 	}
-	var seeds []string
-	for _, r := range strings.Split(routes, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			seeds = append(seeds, r)
-		}
-	}
+	seeds := splitRoutes(routes)
 	for i, r := range seeds {
 		if i == 0 {
 			o.Seed = r
@@ -435,4 +430,26 @@ func splitListenURL(raw string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("port %q is not a number", ps)
 	}
 	return host, port, nil
+}
+
+// splitRoutes splits --routes at its commas, as nats-server does, except
+// where a comma sits in a URL's user information: a part with no scheme
+// that follows a URL with no "@" yet is the rest of that URL
+// (nats://u:pa,ss@host). Split there, the password's first half would be
+// a URL of its own, and quoted whole in its error.
+func splitRoutes(routes string) []string {
+	var seeds []string
+	for _, r := range strings.Split(routes, ",") {
+		if last := len(seeds) - 1; last >= 0 && strings.TrimSpace(r) != "" && !strings.Contains(r, "://") && !strings.Contains(seeds[last], "@") {
+			seeds[last] += "," + r
+			continue
+		}
+		if r = strings.TrimSpace(r); r != "" {
+			seeds = append(seeds, r)
+		}
+	}
+	for i := range seeds {
+		seeds[i] = strings.TrimSpace(seeds[i])
+	}
+	return seeds
 }

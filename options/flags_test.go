@@ -47,6 +47,16 @@ func TestFromArgs(t *testing.T) {
 			},
 		},
 		{
+			name: "a blank between commas",
+			args: "-routes nats://a:1,~,nats://b:2",
+			want: options.Options{Seed: "nats://a:1", ExtraSeeds: []string{"nats://b:2"}},
+		},
+		{
+			name: "comma in a route's password",
+			args: "--routes nats://u:p,q@h:1,nats://b:2",
+			want: options.Options{Seed: "nats://u:p,q@h:1", ExtraSeeds: []string{"nats://b:2"}},
+		},
+		{
 			name: "short aliases",
 			args: "-n a -a 10.0.0.1 -p 1 --routes nats://a:1",
 			want: options.Options{Name: "a", Host: "10.0.0.1", Port: 1, Seed: "nats://a:1"},
@@ -175,6 +185,9 @@ func TestFromArgsFieldErrors(t *testing.T) {
 		{name: "cluster with odd password", args: "-cluster nats://u:s3cret#x@localhost:4248", field: "-cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
 		{name: "cluster with password and slash", args: "-cluster nats://u:s3cret/x@localhost:4248", field: "-cluster", value: "nats://u:xxxxx@localhost:4248", wantMsg: "password"},
 		{name: "route with odd password", args: "--routes nats://u:s3cret#x@localhost:abc", field: "--routes", value: "nats://u:xxxxx@localhost:abc", wantMsg: "port"},
+		{name: "route with a comma in its password", args: "--routes nats://u:s3cret,x@localhost:abc", field: "--routes", value: "nats://u:xxxxx@localhost:abc", wantMsg: "port"},
+		{name: "route with a comma in its token", args: "--routes nats://a:1,nats://s3cret,x@localhost:abc", field: "--routes", value: "nats://xxxxx@localhost:abc", wantMsg: "port"},
+		{name: "route after a URL without scheme", args: "--routes nats://a:1,b:2", field: "--routes", value: "nats://a:1,b:2", wantMsg: "port"},
 		{name: "cluster with path", args: "-cluster nats://localhost:4248/x", field: "-cluster", value: "nats://localhost:4248/x", wantMsg: "path"},
 		{name: "cluster bad host", args: "-cluster nats://bad!host:4248", field: "-cluster", value: "nats://bad!host:4248"},
 		{name: "cluster empty", args: "-cluster=", field: "-cluster", value: ""},
