@@ -621,6 +621,10 @@ func mustHost(t *testing.T, u string) string {
 	return p.Host
 }
 
+// levelTrace is the lowest level a node logs at (nats-server's protocol
+// trace, mesh's levelTrace): a logger at this level captures every line.
+const levelTrace = slog.LevelDebug - 4
+
 // quietLogger drops the errors a test provokes on purpose.
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))

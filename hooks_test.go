@@ -139,7 +139,7 @@ func TestSlowConsumerHook(t *testing.T) {
 // refused and reported; its password never reaches the log.
 func TestAuthFailedHook(t *testing.T) {
 	var logs syncbuf.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTraceForTest}))
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTrace}))
 	a, ra := startFlowNode(t, options.Options{Name: "a", Logger: logger})
 	_, err := nats.Connect(a.ClientURL(), nats.Name("intruder"), nats.UserInfo("mallory", "hunter2-secret"))
 	require.Error(t, err)
@@ -149,10 +149,6 @@ func TestAuthFailedHook(t *testing.T) {
 	assert.Contains(t, logs.String(), "Authorization Violation")
 	assert.NotContains(t, logs.String(), "hunter2-secret")
 }
-
-// levelTraceForTest is the lowest level the node logs at (nats-server's
-// protocol trace), so every line is captured.
-const levelTraceForTest = slog.LevelDebug - 4
 
 // TestRouteErrorHook: a client dialling the route port is reported.
 func TestRouteErrorHook(t *testing.T) {

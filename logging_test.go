@@ -50,7 +50,7 @@ func foreign(l string) bool {
 func TestNoErrorsInAHealthyLife(t *testing.T) {
 	t.Parallel()
 	var logs syncbuf.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTraceForTests}))
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTrace}))
 	nodes, _ := startTrio(t, func(o *options.Options) {
 		o.Logger = logger
 		o.LameDuckDuration = 200 * time.Millisecond
@@ -86,10 +86,6 @@ func TestNoErrorsInAHealthyLife(t *testing.T) {
 	assert.Empty(t, errs, "a healthy life logged errors")
 	assert.Contains(t, logs.String(), "dedicated route", "the stock server's dedicated-route request is still logged, as debug")
 }
-
-// levelTraceForTests is below slog.LevelDebug, so a test log sees every
-// line.
-const levelTraceForTests = slog.LevelDebug - 4
 
 // TestUserErrorsAreErrors: what the user must fix is still an error: a
 // seed nobody listens on.
