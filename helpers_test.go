@@ -630,6 +630,17 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
 }
 
+// errorLines returns the ERROR lines of a text log.
+func errorLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // jsTimeout bounds JetStream waits: a meta or stream leader that crashed
 // is replaced after nats-server's election timeout (4 to 9 s).
 const jsTimeout = 30 * time.Second
