@@ -36,7 +36,7 @@ import (
 //   - chaos_test.go: a mesh under random kills, restarts and faults
 //   - netns_test.go: several hosts (network namespaces), needs root
 //   - helpers_test.go: the shared helpers (startNode, startTrio, recorder,
-//     clusterName, eventually, binary, startProcess, ...)
+//     clusterName, eventually, binary, startProcess, startJS, jsWriter, ...)
 
 // TestFormation: nodes given only the first node's route URL become a full
 // mesh, and each lists every other node once, with its addresses.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natsmesh/natsmesh/internal/syncbuf"
@@ -29,8 +30,10 @@ import (
 
 // Helpers shared by the root tests: bounded waits, the hook recorder,
 // starting nodes (each test with a cluster name of its own), ports,
-// contexts, child processes (examples/node, stock nats-server) and route
-// proxies. Fixtures used by one behaviour's tests only stay in its file.
+// contexts, child processes (examples/node, stock nats-server), route
+// proxies, and JetStream nodes with a careful writer (jsWriter, shared by
+// the JetStream and chaos tests). Fixtures used by one behaviour's tests
+// only stay in its file.
 
 // waitTimeout bounds every wait in these tests; conditions normally hold
 // within milliseconds.
@@ -618,7 +621,175 @@ func mustHost(t *testing.T, u string) string {
 	return p.Host
 }
 
+// levelTrace is the lowest level a node logs at (nats-server's protocol
+// trace, mesh's levelTrace): a logger at this level captures every line.
+const levelTrace = slog.LevelDebug - 4
+
 // quietLogger drops the errors a test provokes on purpose.
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+}
+
+// errorLines returns the ERROR lines of a text log.
+func errorLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// jsTimeout bounds JetStream waits: a meta or stream leader that crashed
+// is replaced after nats-server's election timeout (4 to 9 s).
+const jsTimeout = 30 * time.Second
+
+// jsCtx returns a context that ends after jsTimeout, or with t.
+func jsCtx(t *testing.T) context.Context {
+	t.Helper()
+	return boundCtx(t, jsTimeout)
+}
+
+// retryJS calls f until it succeeds, giving each attempt a second: a
+// JetStream request that reaches the mesh while a leader is being elected
+// gets no reply, and clients retry. It fails the test after jsTimeout.
+func retryJS(t *testing.T, what string, f func(ctx context.Context) error) {
+	t.Helper()
+	deadline := time.Now().Add(jsTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := f(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, jsTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startJS starts a JetStream node named name with its store in dir,
+// seeded by seed, and registers its shutdown.
+func startJS(t *testing.T, name, seed, dir string) *mesh.Node {
+	t.Helper()
+	n, err := mesh.Start(options.Options{Name: name, Cluster: clusterName(t), Seed: seed, JetStream: true, StoreDir: dir})
+	require.NoError(t, err)
+	t.Cleanup(n.Shutdown)
+	return n
+}
+
+// startJSProcess runs examples/node with JetStream as a separate process
+// named name, seeded by seed, its store in dir.
+func startJSProcess(t *testing.T, name, seed, dir string) *process {
+	t.Helper()
+	return startProcess(t, binary(t, "node"), "-n", name, "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1",
+		"--routes", seed, "-js", "-sd", dir)
+}
+
+// jsWriter publishes to a stream one message at a time, each with a
+// message ID, retrying an unacknowledged message (same ID) until the
+// stream acknowledges it, as a careful producer does. It records the IDs
+// acknowledged and the longest time without an acknowledgement (to within
+// an attempt's timeout, 100 ms).
+type jsWriter struct {
+	js      jetstream.JetStream
+	subject string
+	pace    time.Duration // pause after each acknowledgement
+	stopCh  chan struct{}
+	done    chan struct{}
+
+	mu      sync.Mutex
+	acked   []string
+	lastAck time.Time
+	maxGap  time.Duration
+}
+
+// startWriter starts a jsWriter on subject, pausing 1 ms after each
+// acknowledgement; t's cleanup stops it.
+func startWriter(t *testing.T, js jetstream.JetStream, subject string) *jsWriter {
+	t.Helper()
+	return startPacedWriter(t, js, subject, time.Millisecond)
+}
+
+// startPacedWriter is startWriter pausing pace after each acknowledgement.
+func startPacedWriter(t *testing.T, js jetstream.JetStream, subject string, pace time.Duration) *jsWriter {
+	t.Helper()
+	w := &jsWriter{js: js, subject: subject, pace: pace, stopCh: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
+	go w.run()
+	t.Cleanup(w.stop)
+	return w
+}
+
+// run publishes until stop; it is the writer's goroutine.
+func (w *jsWriter) run() {
+	defer close(w.done)
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("m%06d", i)
+		for {
+			select {
+			case <-w.stopCh:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_, err := w.js.Publish(ctx, w.subject, []byte(id), jetstream.WithMsgID(id))
+			cancel()
+			if err == nil {
+				now := time.Now()
+				w.mu.Lock()
+				w.acked = append(w.acked, id)
+				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
+				w.lastAck = now
+				w.mu.Unlock()
+				time.Sleep(w.pace) // a steady writer, not a flood to read back
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+// stop ends the writer and waits for run to return; calling it again is
+// harmless.
+func (w *jsWriter) stop() {
+	select {
+	case <-w.stopCh:
+	default:
+		close(w.stopCh)
+	}
+	<-w.done
+}
+
+// ackedSoFar returns a copy of the IDs acknowledged so far.
+func (w *jsWriter) ackedSoFar() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.acked)
+}
+
+// count is how many messages were acknowledged so far.
+func (w *jsWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// resetGap starts measuring the longest gap afresh and returns the
+// longest one so far.
+func (w *jsWriter) resetGap() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := max(w.maxGap, time.Since(w.lastAck))
+	w.maxGap = 0
+	return g
+}
+
+// waitMore waits until n more messages are acknowledged than now.
+func (w *jsWriter) waitMore(t *testing.T, n int, what string) {
+	t.Helper()
+	target := w.count() + n
+	pollUntil(t, jsTimeout, fmt.Sprintf("%d acknowledged writes %s", n, what), func() bool { return w.count() >= target })
 }

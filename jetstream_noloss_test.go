@@ -3,9 +3,7 @@ package natsmesh_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,106 +18,6 @@ import (
 // JetStream durability: a careful producer loses no acknowledged message
 // while the stream leader is shut down or a replica's process is killed,
 // nor through a rolling restart of the mesh.
-
-// jsWriter publishes to a stream one message at a time, each with a
-// message ID, retrying an unacknowledged message (same ID) until the
-// stream acknowledges it, as a careful producer does. It records the IDs
-// acknowledged and the longest time without an acknowledgement (to within
-// an attempt's timeout, 100 ms).
-type jsWriter struct {
-	js      jetstream.JetStream
-	subject string
-	pace    time.Duration // pause after each acknowledgement
-	stopCh  chan struct{}
-	done    chan struct{}
-
-	mu      sync.Mutex
-	acked   []string
-	lastAck time.Time
-	maxGap  time.Duration
-}
-
-func startWriter(t *testing.T, js jetstream.JetStream, subject string) *jsWriter {
-	t.Helper()
-	return startPacedWriter(t, js, subject, time.Millisecond)
-}
-
-// startPacedWriter is startWriter pausing pace after each acknowledgement.
-func startPacedWriter(t *testing.T, js jetstream.JetStream, subject string, pace time.Duration) *jsWriter {
-	t.Helper()
-	w := &jsWriter{js: js, subject: subject, pace: pace, stopCh: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
-	go w.run()
-	t.Cleanup(w.stop)
-	return w
-}
-
-func (w *jsWriter) run() {
-	defer close(w.done)
-	for i := 0; ; i++ {
-		id := fmt.Sprintf("m%06d", i)
-		for {
-			select {
-			case <-w.stopCh:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			_, err := w.js.Publish(ctx, w.subject, []byte(id), jetstream.WithMsgID(id))
-			cancel()
-			if err == nil {
-				now := time.Now()
-				w.mu.Lock()
-				w.acked = append(w.acked, id)
-				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
-				w.lastAck = now
-				w.mu.Unlock()
-				time.Sleep(w.pace) // a steady writer, not a flood to read back
-				break
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-}
-
-func (w *jsWriter) stop() {
-	select {
-	case <-w.stopCh:
-	default:
-		close(w.stopCh)
-	}
-	<-w.done
-}
-
-// ackedSoFar returns a copy of the IDs acknowledged so far.
-func (w *jsWriter) ackedSoFar() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.acked)
-}
-
-// count is how many messages were acknowledged so far.
-func (w *jsWriter) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acked)
-}
-
-// resetGap starts measuring the longest gap afresh and returns the
-// longest one so far.
-func (w *jsWriter) resetGap() time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	g := max(w.maxGap, time.Since(w.lastAck))
-	w.maxGap = 0
-	return g
-}
-
-// waitMore waits until n more messages are acknowledged than now.
-func (w *jsWriter) waitMore(t *testing.T, n int, what string) {
-	t.Helper()
-	target := w.count() + n
-	pollUntil(t, jsTimeout, fmt.Sprintf("%d acknowledged writes %s", n, what), func() bool { return w.count() >= target })
-}
 
 // checkNoLoss stops w and checks that every message it saw acknowledged
 // is in stream exactly once, and that no message is there twice. It reads

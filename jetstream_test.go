@@ -24,36 +24,6 @@ import (
 // meshes mixing JetStream and plain nodes. Durability while nodes fail
 // (no acknowledged message lost) is in jetstream_noloss_test.go.
 
-// jsTimeout bounds JetStream waits: a meta or stream leader that crashed
-// is replaced after nats-server's election timeout (4 to 9 s).
-const jsTimeout = 30 * time.Second
-
-// jsCtx returns a context that ends after jsTimeout, or with t.
-func jsCtx(t *testing.T) context.Context {
-	t.Helper()
-	return boundCtx(t, jsTimeout)
-}
-
-// retryJS calls f until it succeeds, giving each attempt a second: a
-// JetStream request that reaches the mesh while a leader is being elected
-// gets no reply, and clients retry. It fails the test after jsTimeout.
-func retryJS(t *testing.T, what string, f func(ctx context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(jsTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := f(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, jsTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // retryNewStream creates an R2 stream through js as retryJS does, under a
 // new name at each attempt. A create that timed out may still have placed
 // its stream, on a peer that was going down as it was placed; nats-server
@@ -68,16 +38,6 @@ func retryNewStream(t *testing.T, what string, js jetstream.JetStream, prefix st
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: fmt.Sprintf("%s%d", prefix, attempt), Replicas: 2})
 		return err
 	})
-}
-
-// startJS starts a JetStream node named name with its store in dir,
-// seeded by seed, and registers its shutdown.
-func startJS(t *testing.T, name, seed, dir string) *mesh.Node {
-	t.Helper()
-	n, err := mesh.Start(options.Options{Name: name, Cluster: clusterName(t), Seed: seed, JetStream: true, StoreDir: dir})
-	require.NoError(t, err)
-	t.Cleanup(n.Shutdown)
-	return n
 }
 
 // storeDir is where node n's nats-server keeps its JetStream data.
@@ -272,14 +232,6 @@ func TestJetStreamDecommission(t *testing.T) {
 	js, err := a.JetStream()
 	require.NoError(t, err)
 	retryNewStream(t, "a creates a stream with d back", js, "Back")
-}
-
-// startJSProcess runs examples/node with JetStream as a separate process
-// named name, seeded by seed, its store in dir.
-func startJSProcess(t *testing.T, name, seed, dir string) *process {
-	t.Helper()
-	return startProcess(t, binary(t, "node"), "-n", name, "-p", "-1", "--cluster_name", clusterName(t), "--cluster", "nats://127.0.0.1:-1",
-		"--routes", seed, "-js", "-sd", dir)
 }
 
 // TestJetStreamLostForGood: with RemoveLostAfter, a peer killed without a

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,19 +18,9 @@ import (
 )
 
 // Logging: a healthy mesh logs no error (a stock nats-server in it
-// included), what the user must fix is an error, and nats-server's lines
-// arrive at the right level with the node's name.
-
-// errorLines returns the ERROR lines of a text log.
-func errorLines(log string) []string {
-	var out []string
-	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, "level=ERROR") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+// included), and nats-server's lines arrive at the right level with the
+// node's name. That what the user must fix is an error (a seed nobody
+// listens on) is checked by TestSeedNotUpYet in seeds_test.go.
 
 // foreign reports an error line about a connection this test did not
 // make: on a machine running other tests, a client of theirs reconnecting
@@ -50,7 +39,7 @@ func foreign(l string) bool {
 func TestNoErrorsInAHealthyLife(t *testing.T) {
 	t.Parallel()
 	var logs syncbuf.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTraceForTests}))
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTrace}))
 	nodes, _ := startTrio(t, func(o *options.Options) {
 		o.Logger = logger
 		o.LameDuckDuration = 200 * time.Millisecond
@@ -85,31 +74,6 @@ func TestNoErrorsInAHealthyLife(t *testing.T) {
 	}
 	assert.Empty(t, errs, "a healthy life logged errors")
 	assert.Contains(t, logs.String(), "dedicated route", "the stock server's dedicated-route request is still logged, as debug")
-}
-
-// levelTraceForTests is below slog.LevelDebug, so a test log sees every
-// line.
-const levelTraceForTests = slog.LevelDebug - 4
-
-// TestUserErrorsAreErrors: what the user must fix is still an error: a
-// seed nobody listens on.
-func TestUserErrorsAreErrors(t *testing.T) {
-	t.Parallel()
-	var logs syncbuf.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := "nats://" + ln.Addr().String()
-	require.NoError(t, ln.Close())
-	startNode(t, options.Options{Seed: dead, Logger: logger})
-	eventually(t, "an error about the seed", func() bool {
-		for _, l := range errorLines(logs.String()) {
-			if strings.Contains(l, strings.TrimPrefix(dead, "nats://")) {
-				return true
-			}
-		}
-		return false
-	})
 }
 
 // TestLoggerLevels: nats-server's notices arrive at Info with the node's

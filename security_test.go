@@ -617,7 +617,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	secrets := []string{secret, accepted, user.Password, op.Password, token}
 
 	var logs syncbuf.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: levelTrace}))
 	var hookOut syncbuf.Buffer
 	hooks := options.Hooks{
 		PeerJoined:         func(p mesh.Peer) { fmt.Fprintf(&hookOut, "%+v\n", p) },

@@ -60,14 +60,21 @@ func TestSeedProvider(t *testing.T) {
 }
 
 // TestSeedNotUpYet: a node whose seed is not up keeps trying, says so in
-// its log, and joins once the seed starts.
+// its log at ERROR (what the user must fix is an error, naming the seed's
+// address), and joins once the seed starts.
 func TestSeedNotUpYet(t *testing.T) {
 	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	port := freePort(t)
-	b, _ := startNode(t, options.Options{Name: "b", Seed: fmt.Sprintf("nats://127.0.0.1:%d", port), Logger: logger})
-	eventually(t, "a log line about the seed", func() bool {
-		return strings.Contains(logs.String(), "Error trying to connect to route")
+	seed := fmt.Sprintf("127.0.0.1:%d", port)
+	b, _ := startNode(t, options.Options{Name: "b", Seed: "nats://" + seed, Logger: logger})
+	eventually(t, "an error line about the seed", func() bool {
+		for _, l := range errorLines(logs.String()) {
+			if strings.Contains(l, "Error trying to connect to route") && strings.Contains(l, seed) {
+				return true
+			}
+		}
+		return false
 	})
 	startNode(t, options.Options{Name: "a", ClusterPort: port})
 	require.NoError(t, b.WaitForPeers(ctxFor(t), 1))

@@ -3,8 +3,6 @@ package mesh
 import (
 	"log/slog"
 	"testing"
-
-	"github.com/natsmesh/natsmesh/options"
 )
 
 func TestJetStreamLevel(t *testing.T) {
@@ -28,18 +26,5 @@ func TestJetStreamLevel(t *testing.T) {
 		if got := jetStreamLevel(tt.level, tt.format, tt.v, tt.decommissioning); got != tt.want {
 			t.Errorf("jetStreamLevel(%v, %q, %v, %v) = %v, want %v", tt.level, tt.format, tt.v, tt.decommissioning, got, tt.want)
 		}
-	}
-}
-
-// TestNodeID checks nodeID against nats-server's own: WaitForJetStream
-// recognises meta-group members by it.
-func TestNodeID(t *testing.T) {
-	n, err := Start(options.Options{Name: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown()
-	if got, want := nodeID(n.Name()), n.srv.Node(); got != want {
-		t.Errorf("nodeID(%q) = %q, nats-server says %q", n.Name(), got, want)
 	}
 }

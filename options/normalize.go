@@ -14,7 +14,16 @@ import (
 )
 
 // Normalized is a checked Options with every default filled in and every
-// address resolved. Package mesh starts nodes from it.
+// address resolved: what package mesh starts a node from.
+//
+// It is exported because it is the public result of validation, not only
+// mesh's input: an application may call Normalize to check a
+// configuration before starting anything (a --check flag, a config
+// reload) and read from Normalized what a node would run with: the
+// defaults, the resolved host and advertised addresses, the parsed Seeds.
+// An empty Name gets a fresh random name at each call, so Start may pick
+// another. mesh.Start takes Options and normalizes them itself; fields
+// changed in a Normalized are never checked again.
 type Normalized struct {
 	Options
 	// Seeds are Seed followed by ExtraSeeds, parsed.
@@ -23,9 +32,10 @@ type Normalized struct {
 
 // Normalize checks every field and returns a copy with defaults applied and
 // go-sockaddr templates resolved. It is the one judge of option values:
-// mesh.Start calls it, and FromArgs checks what the flags give with it. The first bad field is reported as a
-// *FieldError; several are joined with errors.Join. Either way errors.As
-// finds a *FieldError and errors.Is matches ErrInvalid.
+// mesh.Start calls it, and FromArgs checks what the flags give with it.
+// The first bad field is reported as a *FieldError; several are joined
+// with errors.Join. Either way errors.As finds a *FieldError and errors.Is
+// matches ErrInvalid.
 func (o Options) Normalize() (Normalized, error) {
 	var errs []error
 	n := Normalized{Options: o}

@@ -225,8 +225,8 @@ type Options struct {
 
 	// JetStream turns on clustered JetStream (nats-server's -js) on this
 	// node, the first node of a mesh included. The JetStream meta group
-	// grows as nodes join (see package mesh, "Durable state"). Limits
-	// (memory, disk) are nats-server's JetStreamMaxMemory and
+	// grows as nodes join (see README, "Durable state with JetStream").
+	// Limits (memory, disk) are nats-server's JetStreamMaxMemory and
 	// JetStreamMaxStore, set through ServerOptions. Off by default.
 	JetStream bool
 

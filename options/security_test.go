@@ -3,6 +3,8 @@ package options_test
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -64,4 +66,14 @@ func TestNewSecret(t *testing.T) {
 	assert.Len(t, a, 43)
 	_, err := options.Options{Secret: a, AcceptedSecrets: []string{b}}.Normalize()
 	assert.NoError(t, err)
+}
+
+// TestUserNeverPrintsItsPassword: every way of printing a User masks its
+// password.
+func TestUserNeverPrintsItsPassword(t *testing.T) {
+	u := options.User{Name: "alice", Password: "pw-s3cret"}
+	for _, s := range []string{fmt.Sprint(u), fmt.Sprintf("%v %+v %#v %s", u, u, u, u), fmt.Sprint([]options.User{u}), fmt.Sprintf("%+v", options.Options{Users: []options.User{u}, SystemUser: u})} {
+		assert.NotContains(t, s, "s3cret")
+		assert.True(t, strings.Contains(s, "alice"), s)
+	}
 }

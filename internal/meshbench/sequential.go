@@ -2,7 +2,7 @@ package meshbench
 
 import "time"
 
-// Order says how FormationOrder starts a cluster's nodes.
+// Order says how TimeFormationOrder starts a cluster's nodes.
 type Order int
 
 const (

@@ -1,0 +1,192 @@
+package mesh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsmesh/natsmesh/internal/routetls"
+	"github.com/natsmesh/natsmesh/options"
+)
+
+// TestDescribeRepliesAreChecked: a describe reply is believed only if it
+// describes the server asked about and, in a sealed mesh, is signed over
+// the request's nonce by an accepted certificate naming that server.
+func TestDescribeRepliesAreChecked(t *testing.T) {
+	f := newDescribeFixture(t)
+	pool, leafA, leafB, stranger, nonce := f.pool, f.leafA, f.leafB, f.stranger, f.nonce
+
+	// reply answers a describe request as serveDescribe does.
+	reply := func(d description, leaf *routetls.Leaf, signedNonce []byte) []byte {
+		return signedDescription(t, d, leaf, signedNonce)
+	}
+	a := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.0.0.1:4248"}
+	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}
+	otherNonce := make([]byte, describeNonceSize)
+
+	tests := []struct {
+		name  string
+		data  []byte
+		pool  bool
+		error string // "" means accepted
+	}{
+		{"plain, the right server", reply(a, nil, nil), false, ""},
+		{"plain, another server's description", reply(description{Name: "b", ID: "IDB"}, nil, nil), false, "not the server asked about"},
+		{"sealed, signed by the server", reply(a, leafA, nonce), true, ""},
+		{"sealed, unsigned", reply(forged, nil, nil), true, "certificate"},
+		{"sealed, signed by another node", reply(forged, leafB, nonce), true, "not of IDA"},
+		{"sealed, signed by another authority", reply(forged, stranger, nonce), true, "unknown authority"},
+		{"sealed, replayed for another nonce", reply(a, leafA, otherNonce), true, "signature"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pool
+			if !tt.pool {
+				p = nil
+			}
+			d, err := checkDescription(tt.data, "IDA", nonce, p, nil)
+			if tt.error == "" {
+				require.NoError(t, err)
+				assert.Equal(t, a, d)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.error)
+		})
+	}
+}
+
+// TestHellosAreChecked: a hello (the description a describe request
+// carries) is believed as a describe reply is: in a sealed mesh only if
+// signed over the hello label by an accepted certificate naming the
+// server it describes; a reply's signature does not pass for a hello.
+func TestHellosAreChecked(t *testing.T) {
+	f := newDescribeFixture(t)
+	pool, leafA, leafB, stranger, nonce := f.pool, f.leafA, f.leafB, f.stranger, f.nonce
+
+	signed := func(d description, leaf *routetls.Leaf, prefix []byte) []byte {
+		return signedDescription(t, d, leaf, prefix)
+	}
+	a := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.0.0.1:4248"}
+	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}
+	label := []byte(helloLabel)
+	tests := []struct {
+		name  string
+		data  []byte
+		pool  bool
+		error string // "" means accepted
+	}{
+		{"plain", signed(a, nil, nil), false, ""},
+		{"plain, no server named", signed(description{Name: "x"}, nil, nil), false, "names no server"},
+		{"sealed, signed by the server", signed(a, leafA, label), true, ""},
+		{"sealed, unsigned", signed(forged, nil, nil), true, "certificate"},
+		{"sealed, signed by another node", signed(forged, leafB, label), true, "not of IDA"},
+		{"sealed, signed by another authority", signed(forged, stranger, label), true, "unknown authority"},
+		{"sealed, a reply's signature", signed(a, leafA, nonce), true, "signature"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pool
+			if !tt.pool {
+				p = nil
+			}
+			d, err := checkHello(tt.data, p, nil)
+			if tt.error == "" {
+				require.NoError(t, err)
+				assert.Equal(t, a, d)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.error)
+		})
+	}
+}
+
+// TestHelloAnswersDescribe: a node that heard a peer's hello describes
+// that peer from it, without asking (here the peer has no responder, so
+// an ask could not be answered); a hello that does not check out teaches
+// nothing.
+func TestHelloAnswersDescribe(t *testing.T) {
+	secret := options.NewSecret()
+	a, err := Start(options.Options{Name: "a", Secret: secret})
+	require.NoError(t, err)
+	defer a.Shutdown()
+	<-a.rtDone
+	same, err := routetls.Derive(secret)
+	require.NoError(t, err)
+	other, err := routetls.Derive(options.NewSecret())
+	require.NoError(t, err)
+	hello := func(auth *routetls.Authority, id string) string {
+		leaf, err := auth.Issue("z", id, nil)
+		require.NoError(t, err)
+		desc, err := json.Marshal(description{Name: "z", ID: id, ClusterURL: "nats://0.0.0.0:4248", ClientURLs: []string{"nats://0.0.0.0:4222"}})
+		require.NoError(t, err)
+		b, err := json.Marshal(describeReply{Description: desc, Cert: leaf.Cert.Raw, Sig: ed25519.Sign(leaf.Key, append([]byte(helloLabel), desc...))})
+		require.NoError(t, err)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+
+	a.sys.hear(hello(same, "IDZ"), a.ID())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cu, urls, err := a.sys.describe(ctx, "IDZ", "10.1.2.3")
+	require.NoError(t, err)
+	assert.Equal(t, "nats://10.1.2.3:4248", cu)
+	assert.Equal(t, []string{"nats://10.1.2.3:4222"}, urls)
+
+	a.sys.hear(hello(other, "IDY"), a.ID())
+	a.sys.hear(hello(same, "IDX")[:40], a.ID())
+	a.sys.mu.Lock()
+	assert.Empty(t, a.sys.learned, "only the checked hello was kept, and describe took it")
+	a.sys.mu.Unlock()
+}
+
+// describeFixture is what the tests of describe replies and hellos share:
+// an accepted authority's pool, leaves of servers IDA and IDB from it, a
+// leaf naming IDA from another authority, and a fresh nonce.
+type describeFixture struct {
+	pool                   *x509.CertPool
+	leafA, leafB, stranger *routetls.Leaf
+	nonce                  []byte
+}
+
+func newDescribeFixture(t *testing.T) describeFixture {
+	t.Helper()
+	auth, err := routetls.Derive(options.NewSecret())
+	require.NoError(t, err)
+	other, err := routetls.Derive(options.NewSecret())
+	require.NoError(t, err)
+	f := describeFixture{pool: routetls.Pool(auth), nonce: make([]byte, describeNonceSize)}
+	f.leafA, err = auth.Issue("a", "IDA", nil)
+	require.NoError(t, err)
+	f.leafB, err = auth.Issue("b", "IDB", nil)
+	require.NoError(t, err)
+	f.stranger, err = other.Issue("a", "IDA", nil)
+	require.NoError(t, err)
+	_, _ = rand.Read(f.nonce)
+	return f
+}
+
+// signedDescription is d as serveDescribe sends it: signed by leaf over
+// prefix (a nonce, or the hello label) then d; unsigned if leaf is nil.
+func signedDescription(t *testing.T, d description, leaf *routetls.Leaf, prefix []byte) []byte {
+	t.Helper()
+	desc, err := json.Marshal(d)
+	require.NoError(t, err)
+	r := describeReply{Description: desc}
+	if leaf != nil {
+		r.Cert = leaf.Cert.Raw
+		r.Sig = ed25519.Sign(leaf.Key, append(append([]byte(nil), prefix...), desc...))
+	}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	return b
+}
