@@ -1,10 +1,5 @@
 package natsmesh_test
 
-// Security: a mesh sealed by a Secret (or the application's own PKI)
-// keeps every other server out and nothing readable on its routes; Users,
-// Token and SystemUser close the client port; no secret or password
-// appears in any error, log line, hook value or monitoring page.
-
 import (
 	"bytes"
 	"context"
@@ -33,6 +28,11 @@ import (
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
 )
+
+// Security: a mesh sealed by a Secret (or the application's own PKI)
+// keeps every other server out and nothing readable on its routes; Users,
+// Token and SystemUser close the client port; no secret or password
+// appears in any error, log line, hook value or monitoring page.
 
 // refusalWait bounds how long a test waits to see an intruder refused:
 // a refusal happens at the intruder's first dial, within milliseconds
