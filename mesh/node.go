@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -130,44 +129,6 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 			return fmt.Errorf("natsmesh: node %s has %d of %d peers%s: %w", n.Name(), len(peers), count, why, ctx.Err())
 		}
 	}
-}
-
-// Connect returns a nats.go connection to this node through an in-process
-// pipe, no socket. opts are passed to nats.Connect after
-// nats.InProcessServer. An in-process connection lives and dies with this
-// node: a client that must fail over to peers should dial ClientURL.
-//
-// Connect returns within ConnectTimeout whatever races it (a Leave, a
-// Shutdown, a server that stops reading): the connection being set up is
-// closed then, and Connect fails. On a node that is stopping or stopped it
-// returns ErrShutdown at once.
-//
-// When clients must log in (Options.Users or Token), the connection logs
-// in to the global account with a key of the node's own, unless opts
-// carry credentials (nats.UserInfo, nats.Token, ...), which are then used
-// as given. It does not use TLS, whatever Options.ClientTLS says: nothing
-// crosses a network.
-func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	d, err := n.dials.start(n)
-	if err != nil {
-		return nil, err
-	}
-	defer n.dials.finish(d)
-	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
-	if n.app.key != nil && !hasCredentials(opts) {
-		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
-	}
-	nc, err := nats.Connect("", all...)
-	if why := d.abortedBy(); why != nil {
-		if nc != nil {
-			nc.Close()
-		}
-		err = why
-	}
-	if err != nil {
-		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
-	}
-	return nc, nil
 }
 
 // Leave leaves the mesh gracefully: the node enters lame-duck mode (stops
@@ -313,16 +274,4 @@ func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 		}
 		wait = min(wait*2, 5*time.Millisecond)
 	}
-}
-
-// hasCredentials tells whether nats.go options carry a login.
-func hasCredentials(opts []nats.Option) bool {
-	o := nats.GetDefaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			_ = opt(&o)
-		}
-	}
-	return o.User != "" || o.Password != "" || o.UserInfo != nil || o.Token != "" || o.TokenHandler != nil ||
-		o.Nkey != "" || o.UserJWT != nil
 }
