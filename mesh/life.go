@@ -3,8 +3,6 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -81,23 +79,6 @@ func (n *Node) watchServer() {
 		n.srv.WaitForShutdown()
 		n.end(err)
 	}()
-}
-
-// nodeURLs are a node's addresses, fixed once its listeners are up, so
-// they stay readable after it stops.
-type nodeURLs struct {
-	client, cluster, monitor string
-}
-
-// recordURLs records the node's addresses once its listeners are up.
-func (n *Node) recordURLs() {
-	n.urls.client = nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
-	if a := n.srv.ClusterAddr(); a != nil {
-		n.urls.cluster = nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, a)
-	}
-	if a := n.srv.MonitorAddr(); a != nil {
-		n.urls.monitor = "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(a.Port))
-	}
 }
 
 // internalGoneTimeout bounds how long Leave waits for the node's own

@@ -133,13 +133,6 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 // skips the node's own cleanup: use Shutdown.
 func (n *Node) Server() *server.Server { return n.srv }
 
-// routeActivity is the log cue that a route connection opened or closed.
-func (n *Node) routeActivity() {
-	if t := n.tracker.Load(); t != nil {
-		t.routeActivity()
-	}
-}
-
 // WaitForInterest returns once this node knows of at least one subscriber
 // (its own client's or a peer's) whose subscription matches subject in the
 // global account, or ctx's error. subject is one you will publish on: a
