@@ -54,7 +54,7 @@ func (l *serverLog) aboutSeed(msg string) bool {
 // TLS alert): the peer is shutting down. An accepted connection's remote
 // address is a dialler's own port, never a peer's route address.
 func (l *serverLog) dialledPeerHungUp(msg string) bool {
-	if !strings.HasSuffix(msg, cueConnReset) && !strings.HasSuffix(msg, ": EOF") {
+	if !strings.HasSuffix(msg, cueConnReset) && !strings.HasSuffix(msg, cueEOF) {
 		return false
 	}
 	remote, _, _ := strings.Cut(msg, cueRouteTag)

@@ -62,7 +62,7 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 	if !ok {
 		return true, 0
 	}
-	if _, after, ok := strings.Cut(rest, " - "); ok {
+	if _, after, ok := strings.Cut(rest, cueFieldSep); ok {
 		rest = after
 	}
 	e := RouteError{Remote: remote, Message: l.redact.hookText(rest), Warning: warning}
@@ -75,7 +75,7 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 		// in parentheses, such as the certificate's fingerprint): the
 		// port changes at every redial, and two intruders behind one
 		// address are told apart by what is wrong with them.
-		reason, _, _ := strings.Cut(rest, " (")
+		reason, _, _ := strings.Cut(rest, cueDetail)
 		key := refusalHost(hostOf(remote)) + " " + addrInText.ReplaceAllString(reason, "ADDR")
 		if l.refusals == nil {
 			l.refusals = map[string]*refusal{}
