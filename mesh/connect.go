@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // ConnectTimeout bounds Node.Connect: a connection whose handshake has
@@ -52,7 +53,8 @@ func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		err = why
 	}
 	if err != nil {
-		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
+		// err may be ErrShutdown, whose prefix the outer error carries.
+		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), errprefix.Inner(err))
 	}
 	return nc, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -142,7 +143,7 @@ func (n *Node) Server() *server.Server { return n.srv }
 // another node an instant later. Wait for interest first.
 func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 	if !server.IsValidLiteralSubject(subject) {
-		return fmt.Errorf("natsmesh: WaitForInterest(%q): want a literal subject to publish on, without wildcards: %w", subject, ErrSubject)
+		return fmt.Errorf("natsmesh: WaitForInterest(%q): want a literal subject to publish on, without wildcards: %w", subject, errprefix.Inner(ErrSubject))
 	}
 	wait := 50 * time.Microsecond
 	for {

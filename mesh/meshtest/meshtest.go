@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -86,7 +87,7 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 // and then nothing it started is left running.
 func Form(n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("n=%d, want at least 1", n)
+		return nil, fmt.Errorf("natsmesh: meshtest.Form n=%d: want at least 1", n)
 	}
 	cluster := clusterName()
 	c := &Cluster{Nodes: make([]*mesh.Node, n), ClusterName: cluster}
@@ -99,7 +100,7 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 	}
 	first, err := mesh.Start(build(0, ""))
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", Name(0), err)
+		return nil, fmt.Errorf("natsmesh: meshtest: node %s: %w", Name(0), errprefix.Inner(err))
 	}
 	c.Nodes[0] = first
 
@@ -116,7 +117,7 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 	for i, err := range errs {
 		if err != nil {
 			c.Shutdown()
-			return nil, fmt.Errorf("node %s: %w", Name(i), err)
+			return nil, fmt.Errorf("natsmesh: meshtest: node %s: %w", Name(i), errprefix.Inner(err))
 		}
 	}
 	if err := c.WaitFormed(FormTimeout); err != nil {
@@ -137,7 +138,7 @@ func (c *Cluster) WaitFormed(timeout time.Duration) error {
 	defer cancel()
 	for _, node := range c.Nodes {
 		if err := node.WaitForPeers(ctx, len(c.Nodes)-1); err != nil {
-			return fmt.Errorf("mesh of %d did not form: %w", len(c.Nodes), err)
+			return fmt.Errorf("natsmesh: meshtest: mesh of %d did not form: %w", len(c.Nodes), errprefix.Inner(err))
 		}
 	}
 	return nil

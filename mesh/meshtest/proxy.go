@@ -128,7 +128,7 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 func ListenProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("proxy listen: %w", err)
+		return nil, fmt.Errorf("natsmesh: meshtest: proxy listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{addr: ln.Addr().String(), ln: ln, ctx: ctx, cancel: cancel,
