@@ -1,13 +1,16 @@
-// Package errprefix holds the prefix every error of natsmesh's options and
-// discovery packages starts with, as nats.go starts its own with "nats: ",
-// and Inner, which drops it from an error wrapped inside another.
+// Package errprefix holds the prefix every error of natsmesh's packages
+// (options, discovery, mesh, mesh/meshtest) starts with, once, as nats.go
+// starts its own with "nats: ", and Inner, which drops it from an error
+// wrapped inside another.
 package errprefix
 
 import "strings"
 
-// Prefix starts every error message of the packages options and discovery
-// (and of mesh), once: an error wrapped in another is written without it
-// (see Inner).
+// Prefix starts every error message of natsmesh's packages, once: an
+// error wrapped in another is written without it (see Inner). options and
+// discovery build their messages on Prefix; mesh and mesh/meshtest write
+// it out ("natsmesh: ...") and wrap their own errors and sentinels with
+// Inner.
 const Prefix = "natsmesh: "
 
 // Inner returns err for wrapping inside another natsmesh error: its text
