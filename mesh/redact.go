@@ -46,7 +46,7 @@ func newRedactor(n options.Normalized) *redactor {
 }
 
 // connectSafeField matches the CONNECT fields that are shown: the client's
-// name, language, version and user name.
+// name, language, version and user name, and a route's cluster name.
 var connectSafeField = regexp.MustCompile(`"(name|lang|version|user|cluster)":"((?:[^"\\]|\\.)*)"`)
 
 // line returns s fit to emit.

@@ -7,6 +7,16 @@
 //		nc, err := nats.Connect(c.Nodes[1].ClientURL())
 //		...
 //	}
+//
+// Start returns a Cluster (its Nodes, named by Name, and its cluster
+// name); Form does the same for code without a testing.TB, and
+// Cluster.WaitFormed waits until every node sees all the others, say after
+// a test restarted one. An Option adjusts each node's
+// options.Options before it starts: WithHooks, WithSecret, WithJetStream,
+// or a func of your own. A Proxy (NewProxy, or ListenProxy without a test)
+// sits in front of a node's route listener and passes, delays, drops or
+// blackholes its traffic as its Mode says, to make a peer slow, gone or
+// partitioned.
 package meshtest
 
 import (
@@ -82,9 +92,10 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
-// Form is Start for code without a testing.TB (benchmark programs): it
-// returns the formed cluster, which the caller shuts down, or an error,
-// and then nothing it started is left running.
+// Form is Start for code without a testing.TB (a main program, a
+// benchmark harness, a TestMain): it returns the formed cluster, which the
+// caller shuts down with Cluster.Shutdown, or an error, and then nothing
+// it started is left running.
 func Form(n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("natsmesh: meshtest.Form n=%d: want at least 1", n)
