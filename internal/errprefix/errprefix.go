@@ -7,10 +7,11 @@ package errprefix
 import "strings"
 
 // Prefix starts every error message of natsmesh's packages, once: an
-// error wrapped in another is written without it (see Inner). options and
-// discovery build their messages on Prefix; mesh and mesh/meshtest write
-// it out ("natsmesh: ...") and wrap their own errors and sentinels with
-// Inner.
+// error wrapped in another is written without it (see Inner). A message
+// starts with Prefix spelt out ("natsmesh: ...") or with a sentinel error
+// that has it (ErrInvalid, ErrDiscovery, ErrShutdown, ...); a natsmesh
+// error wrapped inside is passed through Inner. TestSentinels checks the
+// sentinels.
 const Prefix = "natsmesh: "
 
 // Inner returns err for wrapping inside another natsmesh error: its text
