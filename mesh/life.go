@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // Done returns a channel that is closed once the node has stopped, for any
@@ -69,7 +70,9 @@ func (n *Node) watchServer() {
 				err = fmt.Errorf("%w: node %s", ErrServerStopped, n.Name())
 			}
 		case f := <-n.log.fatalCh:
-			err = fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), f)
+			// f is nats-server's, or runRuntime's "natsmesh: ..."
+			// (whose prefix err already has).
+			err = fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), strings.TrimPrefix(f, errprefix.Prefix))
 		}
 		if err != nil {
 			n.log.log.Error("natsmesh: node stopped", "err", err)

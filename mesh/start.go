@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/internal/routetls"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -142,7 +143,7 @@ func (n *Node) runRuntime() {
 	err := n.startRuntime()
 	close(n.rtDone)
 	if err != nil && !n.stopping() {
-		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", err)
+		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", errprefix.Inner(err))
 	}
 }
 
