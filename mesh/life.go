@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
