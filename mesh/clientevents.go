@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsmesh/natsmesh/options"
 )
 
 // clientWatch turns nats-server's system-account client events into hook
@@ -157,4 +159,10 @@ func clientOf(ci server.ClientInfo) Client {
 		c.DisconnectedAt = *ci.Stop
 	}
 	return c
+}
+
+// needsClientEvents tells whether a hook wants client connects and
+// disconnects.
+func needsClientEvents(h options.Hooks) bool {
+	return h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
 }

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // ConnectTimeout bounds Node.Connect: a connection whose handshake has
@@ -17,6 +20,45 @@ import (
 const ConnectTimeout = 5 * time.Second
 
 var errConnectTimeout = fmt.Errorf("handshake not finished within %s (ConnectTimeout)", ConnectTimeout)
+
+// Connect returns a nats.go connection to this node through an in-process
+// pipe, no socket. opts are passed to nats.Connect after
+// nats.InProcessServer. An in-process connection lives and dies with this
+// node: a client that must fail over to peers should dial ClientURL.
+//
+// Connect returns within ConnectTimeout whatever races it (a Leave, a
+// Shutdown, a server that stops reading): the connection being set up is
+// closed then, and Connect fails. On a node that is stopping or stopped it
+// returns ErrShutdown at once.
+//
+// When clients must log in (Options.Users or Token), the connection logs
+// in to the global account with a key of the node's own, unless opts
+// carry credentials (nats.UserInfo, nats.Token, ...), which are then used
+// as given. It does not use TLS, whatever Options.ClientTLS says: nothing
+// crosses a network.
+func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	d, err := n.dials.start(n)
+	if err != nil {
+		return nil, err
+	}
+	defer n.dials.finish(d)
+	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
+	if n.app.key != nil && !hasCredentials(opts) {
+		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
+	}
+	nc, err := nats.Connect("", all...)
+	if why := d.abortedBy(); why != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		err = why
+	}
+	if err != nil {
+		// err may be ErrShutdown, whose prefix the outer error carries.
+		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), errprefix.Inner(err))
+	}
+	return nc, nil
+}
 
 // dials are the in-process connections Connect is setting up; stopping
 // the node closes them, so no Connect waits on a node that is going away.
@@ -110,4 +152,16 @@ func (d *pipeDial) abortedBy() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.aborted
+}
+
+// hasCredentials tells whether nats.go options carry a login.
+func hasCredentials(opts []nats.Option) bool {
+	o := nats.GetDefaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			_ = opt(&o)
+		}
+	}
+	return o.User != "" || o.Password != "" || o.UserInfo != nil || o.Token != "" || o.TokenHandler != nil ||
+		o.Nkey != "" || o.UserJWT != nil
 }

@@ -14,4 +14,21 @@
 //
 // Clients of a node use its client URL (ClientURL) and learn the rest of the
 // mesh from it; route URLs (ClusterURL) are only for other nodes.
+//
+// Start returns a Node, whose methods cover a node's life: its addresses
+// and Peers, the waits (WaitForPeers, WaitForInterest), in-process
+// connections (Connect), the end (Leave, Shutdown, Done, Err) and the
+// embedded server itself (Server). Hooks set in options.Hooks are called one
+// at a time by a dispatcher whose backlog HookStats reports. With
+// Options.JetStream, JetStream returns a handle of nats.go's jetstream
+// package, WaitForJetStream waits until streams can be placed, and
+// Decommission takes a node out of the JetStream meta group for good
+// before it leaves. WriteStockRouteFiles writes what a stock nats-server
+// needs to join a mesh sealed by a Secret (StockRouteFiles).
+//
+// The values hooks receive (Peer, LeaveReason, Client, RouteError,
+// Traffic, PeerTraffic, Counts) are aliases of those in package options,
+// so either name can be used. Errors match the sentinels ErrShutdown,
+// ErrNotReady, ErrSubject, ErrServer, ErrServerStopped, ErrDuplicateName
+// and ErrNoJetStream with errors.Is.
 package mesh

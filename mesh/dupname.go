@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,4 +155,21 @@ func (n *Node) serveNames(sys *sysConn) error {
 	}
 	sys.subs = append(sys.subs, sub)
 	return nil
+}
+
+// duplicateName logs and reports a route refused because the node at its
+// other end has this node's name. Like every refusal, it is reported once
+// a minute per remote host (the other node redials every second or
+// faster), with the number of refusals since.
+func (l *serverLog) duplicateName(format string, v []any) {
+	report, quiet := l.routeProblem(format, v, false)
+	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), cueRouteTag)
+	if l.onClash != nil {
+		l.onClash(remote, false)
+	}
+	if !report {
+		return
+	}
+	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
+		"remote", remote, "refused_since_last_report", quiet)
 }

@@ -332,11 +332,3 @@ func sameURLs(a, b []*url.URL) bool {
 	}
 	return true
 }
-
-func redactAll(urls []*url.URL) []string {
-	out := make([]string, len(urls))
-	for i, u := range urls {
-		out[i] = address.Redact(u.String())
-	}
-	return out
-}

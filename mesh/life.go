@@ -1,9 +1,14 @@
 package mesh
 
 import (
+	"context"
 	"fmt"
-	"net"
-	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // Done returns a channel that is closed once the node has stopped, for any
@@ -66,7 +71,9 @@ func (n *Node) watchServer() {
 				err = fmt.Errorf("%w: node %s", ErrServerStopped, n.Name())
 			}
 		case f := <-n.log.fatalCh:
-			err = fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), f)
+			// f is nats-server's, or runRuntime's "natsmesh: ..."
+			// (whose prefix err already has).
+			err = fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), strings.TrimPrefix(f, errprefix.Prefix))
 		}
 		if err != nil {
 			n.log.log.Error("natsmesh: node stopped", "err", err)
@@ -78,19 +85,107 @@ func (n *Node) watchServer() {
 	}()
 }
 
-// nodeURLs are a node's addresses, fixed once its listeners are up, so
-// they stay readable after it stops.
-type nodeURLs struct {
-	client, cluster, monitor string
+// internalGoneTimeout bounds how long Leave waits for the node's own
+// connections to be gone before lame duck starts (waitInternalGone).
+const internalGoneTimeout = 250 * time.Millisecond
+
+// Leave leaves the mesh gracefully: the node enters lame-duck mode (stops
+// accepting clients and closes its clients a few at a time over
+// Options.LameDuckDuration, so they reconnect to peers), then shuts down.
+// Peers report it with the reason Left. If ctx ends first the node shuts
+// down at once and ctx's error is returned. Calling Leave again, or
+// concurrently with Shutdown, is safe.
+func (n *Node) Leave(ctx context.Context) error {
+	n.leaveOnce.Do(func() {
+		n.leaveDone = make(chan struct{})
+		n.stopRuntime()
+		// Lame duck spreads client closes over its duration; make sure
+		// the node's own connections are gone and not counted.
+		n.waitInternalGone(ctx)
+		ldm := make(chan struct{})
+		go func() {
+			defer close(ldm)
+			n.srv.LameDuckShutdown()
+		}()
+		select {
+		case <-ldm:
+		case <-ctx.Done():
+			n.leaveErr = fmt.Errorf("natsmesh: leave of %s cut short: %w", n.Name(), ctx.Err())
+			n.srv.Shutdown()
+			<-ldm
+		}
+		n.Shutdown()
+		close(n.leaveDone)
+	})
+	<-n.leaveDone
+	return n.leaveErr
 }
 
-// recordURLs records the node's addresses once its listeners are up.
-func (n *Node) recordURLs() {
-	n.urls.client = nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
-	if a := n.srv.ClusterAddr(); a != nil {
-		n.urls.cluster = nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, a)
+// waitInternalGone waits, briefly, until the server has removed the node's
+// own in-process connections.
+func (n *Node) waitInternalGone(ctx context.Context) {
+	deadline := time.Now().Add(internalGoneTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20, Account: server.DEFAULT_SYSTEM_ACCOUNT})
+		if err != nil {
+			return
+		}
+		internal := false
+		for _, c := range cz.Conns {
+			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(c.Name, internalConnName))
+		}
+		if !internal {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
 	}
-	if a := n.srv.MonitorAddr(); a != nil {
-		n.urls.monitor = "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(a.Port))
-	}
+}
+
+// Shutdown stops the node at once. Peers still hear a goodbye and report
+// the node with the reason Left. Hooks queued but not yet called are
+// dropped; a hook running at the time finishes on its own (Shutdown does
+// not wait for it, so a hook may call Shutdown). Calling it again, or
+// concurrently with Leave, is safe.
+func (n *Node) Shutdown() {
+	n.stopRuntime()
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	n.js.stop(n.log.log)
+	n.end(nil)
+}
+
+// stopRuntime stops the tracker (so this node's own shutdown is not
+// reported as its peers leaving), the hook dispatcher and the internal
+// connections.
+func (n *Node) stopRuntime() {
+	n.stopOnce.Do(func() {
+		close(n.closed)
+		n.dials.abortAll()
+		// A runtime still coming up finishes first (its steps are
+		// in-process and bounded), or fails: either way, then, its
+		// fields are settled.
+		<-n.rtDone
+		if n.sys != nil {
+			if t := n.tracker.Load(); t != nil {
+				t.farewell() // while the routes are up: peers report Left
+			}
+			if n.guard != nil {
+				n.guard.stop()
+			}
+			n.joiner.stop()
+			if t := n.tracker.Load(); t != nil {
+				t.stop()
+			}
+			if n.sampler != nil {
+				n.sampler.stop()
+			}
+			n.watch.close()
+			n.sys.close()
+		}
+		n.js.closeConn()
+		if n.clients != nil {
+			n.clients.stop()
+		}
+		n.disp.stop()
+	})
 }

@@ -16,9 +16,16 @@ import (
 const levelTrace = slog.LevelDebug - 4
 
 // serverLog adapts nats-server's Logger interface to slog, tagging every
-// line with the node's name, and lets the node react to a few lines: route
-// connections opening and closing (a cue to re-read the routes) and fatal
-// errors while starting.
+// line with the node's name and keeping credentials out (redact.go), and
+// lets the node react to a few lines (their words are in logcues.go): route
+// connections opening and closing (a cue to re-read the routes), errors and
+// warnings on routes (the RouteError hook, with refusals counted and
+// reported once a minute per host: routeerrors.go), routes refused for a
+// duplicate name (dupname.go), fatal errors (while starting, or ending the
+// node). It also decides the level of each line where natsmesh knows
+// better than nats-server (loglevels.go): failed dials of peers that left
+// rather than of seeds, a peer hanging up as it stops, routine JetStream
+// warnings, the meta group's removal of a node that decommissions.
 type serverLog struct {
 	log          *slog.Logger
 	onRoute      func()           // a route connection was created or closed

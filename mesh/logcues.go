@@ -3,7 +3,9 @@ package mesh
 // The words of nats-server's log that natsmesh reacts to, all in one
 // place. They are those of the nats-server version in go.mod, and
 // TestLogCuesPinned finds each in that version's source, so an upgrade
-// that rewords one fails a test instead of silently changing behaviour.
+// that rewords one fails a test instead of silently changing behaviour
+// (TestLogCuesOfTheOS checks the two that are the text of an error
+// nats-server prints: a connection reset, EOF).
 //
 // Where nats-server offers a structured source, natsmesh uses it instead:
 // client connects, disconnects and authentication failures come from
@@ -30,6 +32,13 @@ const (
 	// "- cid:N -" for a client.
 	cueRouteTag  = " - rid:"
 	cueClientTag = " - cid:"
+	// cueFieldSep ends a connection's tag: the message follows it
+	// ("ip:port - rid:N - message").
+	cueFieldSep = " - "
+	// cueDetail starts the detail nats-server adds to a TLS handshake
+	// error, in parentheses (the certificates' subjects and fingerprints),
+	// which refusals are not counted by.
+	cueDetail = " ("
 
 	// cuePlaintextPasswords is nats-server's advice to hash the passwords
 	// of Options.Users: the application chose to give them as they are.
@@ -50,9 +59,10 @@ const (
 	// name.
 	cueDuplicateName = "Remote server has a duplicate name"
 	// cueTLSHandshakeError: "TLS route handshake error: <err>"; with
-	// cueConnReset or EOF as the error, the other end hung up.
+	// cueConnReset or EOF (cueEOF) as the error, the other end hung up.
 	cueTLSHandshakeError = "handshake error: "
 	cueConnReset         = "connection reset by peer"
+	cueEOF               = ": EOF"
 	// cueAuthError: a client refused for its credentials.
 	cueAuthError = "authentication error"
 	// cueConnectProto starts a CONNECT protocol line in a trace, which
@@ -63,10 +73,30 @@ const (
 	decommissionedJetStream = "JetStream being DISABLED, our server was removed from the cluster"
 )
 
+// The words of the route errors that mean a route was refused (see
+// refusalCues).
+const (
+	// cueRefusedTLS: "TLS route handshake error: ...", a TLS handshake
+	// that failed (another secret, no certificate).
+	cueRefusedTLS = "handshake error"
+	// cueRefusedTLSTimeout: "TLS handshake timeout".
+	cueRefusedTLSTimeout = "handshake timeout"
+	// cueRefusedCluster: "Rejecting connection, cluster name %q does not
+	// match %q" (or "is reserved"), logged where it is refused and, as a
+	// "Route Error", where the refusal arrives.
+	cueRefusedCluster = "cluster name"
+	// cueRefusedAuth: the -ERR a route refused for its credentials
+	// receives, logged as "Route Error 'Authorization Violation'"; the
+	// refusing side logs cueAuthError.
+	cueRefusedAuth = "Authorization Violation"
+	// cueRefusedDuplicate: "Remote server has a duplicate name: %q".
+	cueRefusedDuplicate = "duplicate name"
+)
+
 // refusalCues are the words of the route errors that mean a route was
 // refused: a TLS handshake that failed (another secret, no certificate),
 // another cluster's name, credentials refused, a duplicate name.
-var refusalCues = []string{"handshake error", "handshake timeout", "cluster name", "Authorization Violation", "authentication error", "duplicate name"}
+var refusalCues = []string{cueRefusedTLS, cueRefusedTLSTimeout, cueRefusedCluster, cueRefusedAuth, cueAuthError, cueRefusedDuplicate}
 
 // routineJetStream are the starts of warnings nats-server logs in the
 // normal life of a clustered JetStream that grows, shrinks and restarts:

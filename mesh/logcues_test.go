@@ -1,10 +1,12 @@
 package mesh
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,6 +51,8 @@ func TestLogCuesPinned(t *testing.T) {
 		{cueRemoteTag, []string{`"%s connection closed: %s - %s"`, `"Remote: %s"`}},
 		{cueRouteTag, []string{`"%s - rid:%d"`}},
 		{cueClientTag, []string{`"%s - cid:%d"`}},
+		{cueFieldSep, []string{`return fmt.Sprintf("%s - %s", s, format)`}},
+		{cueDetail, []string{`detail = fmt.Sprintf(" (%s)", strings.Join(subjs, "; "))`, `"TLS %s handshake error: %v%s"`}},
 		{cuePlaintextPasswords, []string{cuePlaintextPasswords}},
 		{cueFlushError, []string{`"Error flushing: %v"`}},
 		{cueRouteDialError, []string{`"Error trying to connect to route (attempt %v): %v"`}},
@@ -57,15 +61,32 @@ func TestLogCuesPinned(t *testing.T) {
 		{cueDuplicateName, []string{`"Remote server has a duplicate name: %q"`}},
 		{cueAuthError, []string{`"authentication error"`}},
 		{cueTLSHandshakeError, []string{`"TLS %s handshake error: %v%s"`}},
+		{cueConnReset, []string{`"TLS %s handshake error: %v%s"`}}, // the error's text: see TestLogCuesOfTheOS
+		{cueEOF, []string{`"TLS %s handshake error: %v%s"`}},
 		{cueConnectProto, []string{`"CONNECT %s"`}},
 		{decommissionedJetStream, []string{decommissionedJetStream}},
 		{"routine: snapshot while catching up", []string{`"Error snapshotting JetStream cluster state: %v"`, `"raft: snapshot can not be installed while catchups running"`}},
 	}
+	// Each refusal cue is pinned to the lines that carry it, not only
+	// found somewhere ("cluster name" alone is in many places).
+	refusals := map[string][]string{
+		cueRefusedTLS:        {`c.Errorf("TLS %s handshake error: %v%s", typ, err, detail)`},
+		cueRefusedTLSTimeout: {`c.Errorf("TLS handshake timeout")`},
+		cueRefusedCluster:    {`"Rejecting connection, cluster name %q does not match %q"`, `"Rejecting connection, cluster name %q is reserved"`, `c.Errorf(errTxt)`, `c.Errorf("Route Error %s", errStr)`},
+		cueRefusedAuth:       {`c.sendErr("Authorization Violation")`, `c.Errorf("Route Error %s", errStr)`},
+		cueAuthError:         {`ErrAuthentication = errors.New("authentication error")`, `c.Errorf("%v - %s", ErrAuthentication, c.getAuthUser())`},
+		cueRefusedDuplicate:  {`c.Errorf("Remote server has a duplicate name: %q", info.Name)`},
+	}
 	for _, cue := range refusalCues {
+		evidence := refusals[cue]
+		if len(evidence) == 0 || !strings.Contains(evidence[0], cue) {
+			t.Errorf("refusal cue %q: pin it here to the nats-server line that holds it", cue)
+			continue
+		}
 		cases = append(cases, struct {
 			cue      string
 			evidence []string
-		}{cue, []string{cue}})
+		}{cue, evidence})
 	}
 	for _, cue := range routineJetStream {
 		if strings.HasPrefix(cue, "Error snapshotting") {
@@ -83,4 +104,12 @@ func TestLogCuesPinned(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLogCuesOfTheOS: the cues that are the text of an error nats-server
+// logs with %v, not of nats-server, match that error's text.
+func TestLogCuesOfTheOS(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, cueConnReset, syscall.ECONNRESET.Error(), "the OS's words for a reset")
+	require.Equal(t, cueEOF, ": "+io.EOF.Error(), "io.EOF after the format's \": %v\"")
 }

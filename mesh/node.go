@@ -3,18 +3,15 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/options"
 )
-
-const internalGoneTimeout = 250 * time.Millisecond
 
 // Node is one running mesh node. Its methods are safe for concurrent use.
 type Node struct {
@@ -132,156 +129,10 @@ func (n *Node) WaitForPeers(ctx context.Context, count int) error {
 	}
 }
 
-// Connect returns a nats.go connection to this node through an in-process
-// pipe, no socket. opts are passed to nats.Connect after
-// nats.InProcessServer. An in-process connection lives and dies with this
-// node: a client that must fail over to peers should dial ClientURL.
-//
-// Connect returns within ConnectTimeout whatever races it (a Leave, a
-// Shutdown, a server that stops reading): the connection being set up is
-// closed then, and Connect fails. On a node that is stopping or stopped it
-// returns ErrShutdown at once.
-//
-// When clients must log in (Options.Users or Token), the connection logs
-// in to the global account with a key of the node's own, unless opts
-// carry credentials (nats.UserInfo, nats.Token, ...), which are then used
-// as given. It does not use TLS, whatever Options.ClientTLS says: nothing
-// crosses a network.
-func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	d, err := n.dials.start(n)
-	if err != nil {
-		return nil, err
-	}
-	defer n.dials.finish(d)
-	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
-	if n.app.key != nil && !hasCredentials(opts) {
-		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
-	}
-	nc, err := nats.Connect("", all...)
-	if why := d.abortedBy(); why != nil {
-		if nc != nil {
-			nc.Close()
-		}
-		err = why
-	}
-	if err != nil {
-		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), err)
-	}
-	return nc, nil
-}
-
-// Leave leaves the mesh gracefully: the node enters lame-duck mode (stops
-// accepting clients and closes its clients a few at a time over
-// Options.LameDuckDuration, so they reconnect to peers), then shuts down.
-// Peers report it with the reason Left. If ctx ends first the node shuts
-// down at once and ctx's error is returned. Calling Leave again, or
-// concurrently with Shutdown, is safe.
-func (n *Node) Leave(ctx context.Context) error {
-	n.leaveOnce.Do(func() {
-		n.leaveDone = make(chan struct{})
-		n.stopRuntime()
-		// Lame duck spreads client closes over its duration; make sure
-		// the node's own connections are gone and not counted.
-		n.waitInternalGone(ctx)
-		ldm := make(chan struct{})
-		go func() {
-			defer close(ldm)
-			n.srv.LameDuckShutdown()
-		}()
-		select {
-		case <-ldm:
-		case <-ctx.Done():
-			n.leaveErr = fmt.Errorf("natsmesh: leave of %s cut short: %w", n.Name(), ctx.Err())
-			n.srv.Shutdown()
-			<-ldm
-		}
-		n.Shutdown()
-		close(n.leaveDone)
-	})
-	<-n.leaveDone
-	return n.leaveErr
-}
-
-// waitInternalGone waits, briefly, until the server has removed the node's
-// own in-process connections.
-func (n *Node) waitInternalGone(ctx context.Context) {
-	deadline := time.Now().Add(internalGoneTimeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20, Account: server.DEFAULT_SYSTEM_ACCOUNT})
-		if err != nil {
-			return
-		}
-		internal := false
-		for _, c := range cz.Conns {
-			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(c.Name, internalConnName))
-		}
-		if !internal {
-			return
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-}
-
-// Shutdown stops the node at once. Peers still hear a goodbye and report
-// the node with the reason Left. Hooks queued but not yet called are
-// dropped; a hook running at the time finishes on its own (Shutdown does
-// not wait for it, so a hook may call Shutdown). Calling it again, or
-// concurrently with Leave, is safe.
-func (n *Node) Shutdown() {
-	n.stopRuntime()
-	n.srv.Shutdown()
-	n.srv.WaitForShutdown()
-	n.js.stop(n.log.log)
-	n.end(nil)
-}
-
-// stopRuntime stops the tracker (so this node's own shutdown is not
-// reported as its peers leaving), the hook dispatcher and the internal
-// connections.
-func (n *Node) stopRuntime() {
-	n.stopOnce.Do(func() {
-		close(n.closed)
-		n.dials.abortAll()
-		// A runtime still coming up finishes first (its steps are
-		// in-process and bounded), or fails: either way, then, its
-		// fields are settled.
-		<-n.rtDone
-		if n.sys != nil {
-			if t := n.tracker.Load(); t != nil {
-				t.farewell() // while the routes are up: peers report Left
-			}
-			if n.guard != nil {
-				n.guard.stop()
-			}
-			n.joiner.stop()
-			if t := n.tracker.Load(); t != nil {
-				t.stop()
-			}
-			if n.sampler != nil {
-				n.sampler.stop()
-			}
-			n.watch.close()
-			n.sys.close()
-		}
-		n.js.closeConn()
-		if n.clients != nil {
-			n.clients.stop()
-		}
-		n.disp.stop()
-	})
-}
-
 // Server returns the embedded nats-server, for what this package does not
 // cover (monitoring structs, account setup). Shutting it down directly
 // skips the node's own cleanup: use Shutdown.
 func (n *Node) Server() *server.Server { return n.srv }
-
-// routeActivity is the log cue that a route connection opened or closed.
-func (n *Node) routeActivity() {
-	if t := n.tracker.Load(); t != nil {
-		t.routeActivity()
-	}
-}
 
 // WaitForInterest returns once this node knows of at least one subscriber
 // (its own client's or a peer's) whose subscription matches subject in the
@@ -292,7 +143,7 @@ func (n *Node) routeActivity() {
 // another node an instant later. Wait for interest first.
 func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 	if !server.IsValidLiteralSubject(subject) {
-		return fmt.Errorf("natsmesh: WaitForInterest(%q): want a literal subject to publish on, without wildcards: %w", subject, ErrSubject)
+		return fmt.Errorf("natsmesh: WaitForInterest(%q): want a literal subject to publish on, without wildcards: %w", subject, errprefix.Inner(ErrSubject))
 	}
 	wait := 50 * time.Microsecond
 	for {
@@ -313,16 +164,4 @@ func (n *Node) WaitForInterest(ctx context.Context, subject string) error {
 		}
 		wait = min(wait*2, 5*time.Millisecond)
 	}
-}
-
-// hasCredentials tells whether nats.go options carry a login.
-func hasCredentials(opts []nats.Option) bool {
-	o := nats.GetDefaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			_ = opt(&o)
-		}
-	}
-	return o.User != "" || o.Password != "" || o.UserInfo != nil || o.Token != "" || o.TokenHandler != nil ||
-		o.Nkey != "" || o.UserJWT != nil
 }

@@ -1,10 +1,12 @@
 package mesh
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
 
+	"github.com/natsmesh/natsmesh/internal/address"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -44,7 +46,7 @@ func newRedactor(n options.Normalized) *redactor {
 }
 
 // connectSafeField matches the CONNECT fields that are shown: the client's
-// name, language, version and user name.
+// name, language, version and user name, and a route's cluster name.
 var connectSafeField = regexp.MustCompile(`"(name|lang|version|user|cluster)":"((?:[^"\\]|\\.)*)"`)
 
 // line returns s fit to emit.
@@ -79,4 +81,14 @@ func (r *redactor) hookText(s string) string {
 		s = strings.ToValidUTF8(s[:maxRemoteText], "") + "..."
 	}
 	return s
+}
+
+// redactAll returns seed URLs for the log, any password or token in them
+// masked (see address.Redact).
+func redactAll(urls []*url.URL) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = address.Redact(u.String())
+	}
+	return out
 }

@@ -3,9 +3,7 @@ package mesh
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -42,24 +40,6 @@ type refusal struct {
 	suppressed int
 }
 
-// setSeeds tells the log which route URLs are seeds: failures to dial them
-// stay errors. A seed given by IP is recognised by "ip:port" in the dial
-// error; one given by host name (dialled at an address the log cannot
-// know) by its port alone.
-func (l *serverLog) setSeeds(seeds []*url.URL) {
-	ports := make([]string, 0, len(seeds))
-	for _, u := range seeds {
-		if net.ParseIP(u.Hostname()) != nil {
-			ports = append(ports, " "+net.JoinHostPort(u.Hostname(), u.Port())+":")
-		} else {
-			ports = append(ports, ":"+u.Port()+":")
-		}
-	}
-	l.mu.Lock()
-	l.seedPorts = ports
-	l.mu.Unlock()
-}
-
 // suppressedAttrs says how many refusals a line stands for.
 func suppressedAttrs(n int) []any {
 	if n == 0 {
@@ -82,7 +62,7 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 	if !ok {
 		return true, 0
 	}
-	if _, after, ok := strings.Cut(rest, " - "); ok {
+	if _, after, ok := strings.Cut(rest, cueFieldSep); ok {
 		rest = after
 	}
 	e := RouteError{Remote: remote, Message: l.redact.hookText(rest), Warning: warning}
@@ -95,7 +75,7 @@ func (l *serverLog) routeProblem(format string, v []any, warning bool) (report b
 		// in parentheses, such as the certificate's fingerprint): the
 		// port changes at every redial, and two intruders behind one
 		// address are told apart by what is wrong with them.
-		reason, _, _ := strings.Cut(rest, " (")
+		reason, _, _ := strings.Cut(rest, cueDetail)
 		key := refusalHost(hostOf(remote)) + " " + addrInText.ReplaceAllString(reason, "ADDR")
 		if l.refusals == nil {
 			l.refusals = map[string]*refusal{}
@@ -138,56 +118,4 @@ func (l *serverLog) lastRouteError() *RouteError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lastRoute
-}
-
-// duplicateName logs and reports a route refused because the node at its
-// other end has this node's name. Like every refusal, it is reported once
-// a minute per remote host (the other node redials every second or
-// faster), with the number of refusals since.
-func (l *serverLog) duplicateName(format string, v []any) {
-	report, quiet := l.routeProblem(format, v, false)
-	remote, _, _ := strings.Cut(fmt.Sprintf(format, v...), cueRouteTag)
-	if l.onClash != nil {
-		l.onClash(remote, false)
-	}
-	if !report {
-		return
-	}
-	l.log.Error("natsmesh: refused a route from a node with this node's name (duplicate name): node names must be unique in a mesh",
-		"remote", remote, "refused_since_last_report", quiet)
-}
-
-func (l *serverLog) aboutSeed(msg string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range l.seedPorts {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// dialledPeerHungUp tells whether a route handshake error is one on a
-// route to a peer's route address (one this node has met, not a seed),
-// which the other end cut (connection reset, EOF) rather than refused (a
-// TLS alert): the peer is shutting down. An accepted connection's remote
-// address is a dialler's own port, never a peer's route address.
-func (l *serverLog) dialledPeerHungUp(msg string) bool {
-	if !strings.HasSuffix(msg, cueConnReset) && !strings.HasSuffix(msg, ": EOF") {
-		return false
-	}
-	remote, _, _ := strings.Cut(msg, cueRouteTag)
-	l.mu.Lock()
-	known := slices.Contains(l.peerRoutes, remote)
-	l.mu.Unlock()
-	return known && !l.aboutSeed(" "+remote+":")
-}
-
-// setPeerRoutes tells the log the route addresses (host:port) of the
-// peers this node has met.
-func (l *serverLog) setPeerRoutes(hostports []string) {
-	l.mu.Lock()
-	l.peerRoutes = hostports
-	l.mu.Unlock()
 }

@@ -230,11 +230,3 @@ func (r *routeSecurity) waitMinted() error {
 	<-r.minted
 	return r.mintErr
 }
-
-// hostOf returns the host of "host" or "host:port".
-func hostOf(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/internal/routetls"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -135,12 +136,6 @@ func (n *Node) runtimeBeforeStart() bool {
 	return needsClientEvents(h) || h.AuthFailed != nil || n.js.on
 }
 
-// needsClientEvents tells whether a hook wants client connects and
-// disconnects.
-func needsClientEvents(h options.Hooks) bool {
-	return h.ClientConnected != nil || h.ClientDisconnected != nil || h.SlowConsumer != nil
-}
-
 // runRuntime starts the runtime after Start has returned. Should that fail
 // (the in-process connections of a server that is running do not), the
 // node stops as after a fatal server error, with the reason in Err.
@@ -148,7 +143,7 @@ func (n *Node) runRuntime() {
 	err := n.startRuntime()
 	close(n.rtDone)
 	if err != nil && !n.stopping() {
-		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", err)
+		n.log.Fatalf("natsmesh: cannot start the node's runtime: %v", errprefix.Inner(err))
 	}
 }
 
@@ -311,11 +306,4 @@ func (n *Node) startRuntime() (err error) {
 		n.sampler = startSampler(n.srv, sys.counters, n.opts.TrafficInterval, n.disp.post)
 	}
 	return nil
-}
-
-// kickTracker is the watch's cue to re-read the routes.
-func (n *Node) kickTracker() {
-	if t := n.tracker.Load(); t != nil {
-		t.kick()
-	}
 }

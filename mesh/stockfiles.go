@@ -56,20 +56,20 @@ func WriteStockRouteFiles(dir string, o options.Options, hosts ...string) (Stock
 	}
 	own, err := routetls.Derive(o.Secret)
 	if err != nil {
-		return StockRouteFiles{}, err
+		return StockRouteFiles{}, fmt.Errorf("natsmesh: WriteStockRouteFiles Secret: %w", err)
 	}
 	var cas bytes.Buffer
 	cas.Write(routetls.CertPEM(own.Cert))
-	for _, s := range o.AcceptedSecrets {
+	for i, s := range o.AcceptedSecrets {
 		a, err := routetls.Derive(s)
 		if err != nil {
-			return StockRouteFiles{}, err
+			return StockRouteFiles{}, fmt.Errorf("natsmesh: WriteStockRouteFiles AcceptedSecrets[%d]: %w", i, err)
 		}
 		cas.Write(routetls.CertPEM(a.Cert))
 	}
 	leaf, err := own.Issue("nats-server", "", hosts)
 	if err != nil {
-		return StockRouteFiles{}, err
+		return StockRouteFiles{}, fmt.Errorf("natsmesh: WriteStockRouteFiles hosts=%q: %w", hosts, err)
 	}
 	key, err := routetls.KeyPEM(leaf.Key)
 	if err != nil {

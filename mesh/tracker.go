@@ -315,3 +315,17 @@ func (t *tracker) joined(d described) {
 		t.onJoin(p)
 	}
 }
+
+// kickTracker is the watch's cue to re-read the routes (see tracker.kick).
+func (n *Node) kickTracker() {
+	if t := n.tracker.Load(); t != nil {
+		t.kick()
+	}
+}
+
+// routeActivity is the log cue that a route connection opened or closed.
+func (n *Node) routeActivity() {
+	if t := n.tracker.Load(); t != nil {
+		t.routeActivity()
+	}
+}

@@ -30,6 +30,8 @@ func concrete(host, fallback string) string {
 	return host
 }
 
+// nodeURL is the URL a node's listener is dialled at: rawNodeURL with a
+// wildcard host replaced by loopback.
 func nodeURL(advertise, host string, addr net.Addr) string {
 	return unwildcard(rawNodeURL(advertise, host, addr), "127.0.0.1")
 }
@@ -49,4 +51,29 @@ func rawNodeURL(advertise, host string, addr net.Addr) string {
 		host = advertise
 	}
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// nodeURLs are a node's addresses, fixed once its listeners are up, so
+// they stay readable after it stops.
+type nodeURLs struct {
+	client, cluster, monitor string
+}
+
+// recordURLs records the node's addresses once its listeners are up.
+func (n *Node) recordURLs() {
+	n.urls.client = nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
+	if a := n.srv.ClusterAddr(); a != nil {
+		n.urls.cluster = nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, a)
+	}
+	if a := n.srv.MonitorAddr(); a != nil {
+		n.urls.monitor = "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(a.Port))
+	}
+}
+
+// hostOf returns the host of "host" or "host:port".
+func hostOf(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }

@@ -1,13 +1,17 @@
-// Package errprefix holds the prefix every error of natsmesh's options and
-// discovery packages starts with, as nats.go starts its own with "nats: ",
-// and Inner, which drops it from an error wrapped inside another.
+// Package errprefix holds the prefix every error of natsmesh's packages
+// (options, discovery, mesh, mesh/meshtest) starts with, once, as nats.go
+// starts its own with "nats: ", and Inner, which drops it from an error
+// wrapped inside another.
 package errprefix
 
 import "strings"
 
-// Prefix starts every error message of the packages options and discovery
-// (and of mesh), once: an error wrapped in another is written without it
-// (see Inner).
+// Prefix starts every error message of natsmesh's packages, once: an
+// error wrapped in another is written without it (see Inner). A message
+// starts with Prefix spelt out ("natsmesh: ...") or with a sentinel error
+// that has it (ErrInvalid, ErrDiscovery, ErrShutdown, ...); a natsmesh
+// error wrapped inside is passed through Inner. TestSentinels checks the
+// sentinels.
 const Prefix = "natsmesh: "
 
 // Inner returns err for wrapping inside another natsmesh error: its text

@@ -10,6 +10,7 @@ import (
 
 	"github.com/natsmesh/natsmesh/discovery"
 	"github.com/natsmesh/natsmesh/internal/errprefix"
+	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -24,9 +25,14 @@ func TestInner(t *testing.T) {
 }
 
 // TestSentinels checks that the sentinel errors users match with errors.Is
-// start with the prefix.
+// start with the prefix, once.
 func TestSentinels(t *testing.T) {
-	for _, err := range []error{options.ErrInvalid, discovery.ErrDiscovery, discovery.ErrNoSeeds, discovery.ErrSeed} {
+	for _, err := range []error{
+		options.ErrInvalid, discovery.ErrDiscovery, discovery.ErrNoSeeds, discovery.ErrSeed,
+		mesh.ErrShutdown, mesh.ErrNotReady, mesh.ErrSubject, mesh.ErrServer, mesh.ErrServerStopped,
+		mesh.ErrDuplicateName, mesh.ErrNoJetStream,
+	} {
 		assert.True(t, strings.HasPrefix(err.Error(), errprefix.Prefix), err.Error())
+		assert.Equal(t, 1, strings.Count(err.Error(), errprefix.Prefix), err.Error())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -38,7 +39,7 @@ func (c *Cluster) waitJetStream(timeout time.Duration) error {
 	for _, node := range c.Nodes {
 		err := node.WaitForJetStream(ctx)
 		if err != nil && !errors.Is(err, mesh.ErrNoJetStream) {
-			return fmt.Errorf("JetStream of a mesh of %d not ready: %w", len(c.Nodes), err)
+			return fmt.Errorf("natsmesh: meshtest: JetStream of a mesh of %d not ready: %w", len(c.Nodes), errprefix.Inner(err))
 		}
 	}
 	return nil

@@ -7,6 +7,16 @@
 //		nc, err := nats.Connect(c.Nodes[1].ClientURL())
 //		...
 //	}
+//
+// Start returns a Cluster (its Nodes, named by Name, and its cluster
+// name); Form does the same for code without a testing.TB, and
+// Cluster.WaitFormed waits until every node sees all the others, say after
+// a test restarted one. An Option adjusts each node's
+// options.Options before it starts: WithHooks, WithSecret, WithJetStream,
+// or a func of your own. A Proxy (NewProxy, or ListenProxy without a test)
+// sits in front of a node's route listener and passes, delays, drops or
+// blackholes its traffic as its Mode says, to make a peer slow, gone or
+// partitioned.
 package meshtest
 
 import (
@@ -17,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/options"
 )
@@ -81,12 +92,13 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
-// Form is Start for code without a testing.TB (benchmark programs): it
-// returns the formed cluster, which the caller shuts down, or an error,
-// and then nothing it started is left running.
+// Form is Start for code without a testing.TB (a main program, a
+// benchmark harness, a TestMain): it returns the formed cluster, which the
+// caller shuts down with Cluster.Shutdown, or an error, and then nothing
+// it started is left running.
 func Form(n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("n=%d, want at least 1", n)
+		return nil, fmt.Errorf("natsmesh: meshtest.Form n=%d: want at least 1", n)
 	}
 	cluster := clusterName()
 	c := &Cluster{Nodes: make([]*mesh.Node, n), ClusterName: cluster}
@@ -99,7 +111,7 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 	}
 	first, err := mesh.Start(build(0, ""))
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", Name(0), err)
+		return nil, fmt.Errorf("natsmesh: meshtest: node %s: %w", Name(0), errprefix.Inner(err))
 	}
 	c.Nodes[0] = first
 
@@ -116,7 +128,7 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 	for i, err := range errs {
 		if err != nil {
 			c.Shutdown()
-			return nil, fmt.Errorf("node %s: %w", Name(i), err)
+			return nil, fmt.Errorf("natsmesh: meshtest: node %s: %w", Name(i), errprefix.Inner(err))
 		}
 	}
 	if err := c.WaitFormed(FormTimeout); err != nil {
@@ -137,7 +149,7 @@ func (c *Cluster) WaitFormed(timeout time.Duration) error {
 	defer cancel()
 	for _, node := range c.Nodes {
 		if err := node.WaitForPeers(ctx, len(c.Nodes)-1); err != nil {
-			return fmt.Errorf("mesh of %d did not form: %w", len(c.Nodes), err)
+			return fmt.Errorf("natsmesh: meshtest: mesh of %d did not form: %w", len(c.Nodes), errprefix.Inner(err))
 		}
 	}
 	return nil

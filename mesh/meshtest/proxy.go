@@ -124,11 +124,13 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	return p
 }
 
-// ListenProxy is NewProxy without a test: the caller must Close the proxy.
+// ListenProxy is NewProxy for code without a testing.TB (a main program,
+// a benchmark harness, a TestMain): it returns the proxy, listening, or
+// the error that kept it from listening. The caller must Close the proxy.
 func ListenProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("proxy listen: %w", err)
+		return nil, fmt.Errorf("natsmesh: meshtest: proxy listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{addr: ln.Addr().String(), ln: ln, ctx: ctx, cancel: cancel,
