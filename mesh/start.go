@@ -265,8 +265,10 @@ func (n *Node) startRuntime() (err error) {
 	}
 	err = sys.serveDescribe(description{
 		Name: n.Name(), ID: n.ID(),
-		ClusterURL: rawNodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, n.srv.ClusterAddr()),
-		ClientURLs: []string{rawNodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())},
+		// The addresses recorded at Start: the server may be stopping
+		// by now, its listeners closed (a Shutdown right after Start).
+		ClusterURL: n.urls.rawCluster,
+		ClientURLs: []string{n.urls.rawClient},
 	}, leaf)
 	if err != nil {
 		return err

@@ -30,18 +30,12 @@ func concrete(host, fallback string) string {
 	return host
 }
 
-// nodeURL is the URL a node's listener is dialled at: rawNodeURL with a
-// wildcard host replaced by loopback.
-func nodeURL(advertise, host string, addr net.Addr) string {
-	return unwildcard(rawNodeURL(advertise, host, addr), "127.0.0.1")
-}
-
 // rawNodeURL is the advertised address, else the listen address, which
 // may be a wildcard (0.0.0.0): peers told of it put the address they see
 // the node's route come from in its place.
 func rawNodeURL(advertise, host string, addr net.Addr) string {
 	port := 0
-	if a, ok := addr.(*net.TCPAddr); ok {
+	if a, ok := addr.(*net.TCPAddr); ok && a != nil {
 		port = a.Port
 	}
 	if advertise != "" {
@@ -57,13 +51,19 @@ func rawNodeURL(advertise, host string, addr net.Addr) string {
 // they stay readable after it stops.
 type nodeURLs struct {
 	client, cluster, monitor string
+	// As rawNodeURL gives them: what the node describes itself with.
+	rawClient, rawCluster string
 }
 
-// recordURLs records the node's addresses once its listeners are up.
+// recordURLs records the node's addresses once its listeners are up: as
+// they are dialled (a wildcard host replaced by loopback) and as the node
+// describes itself (rawNodeURL).
 func (n *Node) recordURLs() {
-	n.urls.client = nodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
+	n.urls.rawClient = rawNodeURL(n.opts.ClientAdvertise, n.opts.Host, n.srv.Addr())
+	n.urls.client = unwildcard(n.urls.rawClient, "127.0.0.1")
 	if a := n.srv.ClusterAddr(); a != nil {
-		n.urls.cluster = nodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, a)
+		n.urls.rawCluster = rawNodeURL(n.opts.ClusterAdvertise, n.opts.ClusterHost, a)
+		n.urls.cluster = unwildcard(n.urls.rawCluster, "127.0.0.1")
 	}
 	if a := n.srv.MonitorAddr(); a != nil {
 		n.urls.monitor = "http://" + net.JoinHostPort(concrete(n.opts.MonitorHost, "127.0.0.1"), strconv.Itoa(a.Port))
