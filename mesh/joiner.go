@@ -195,8 +195,15 @@ func (j *joiner) left(p Peer, why LeaveReason) {
 		if j.departed == nil {
 			j.departed = map[string]bool{}
 		}
-		if len(j.departed) < rememberMax {
-			j.departed[p.ClusterURL] = true
+		j.departed[p.ClusterURL] = true
+		// Only remembered peers are redialled, so only they need the
+		// mark: this keeps it as small as the remembered list. (A cap
+		// instead left every peer past the 64th unmarked, redialled for
+		// good however it had said goodbye.)
+		for u := range j.departed {
+			if !slices.Contains(j.remembered, u) {
+				delete(j.departed, u)
+			}
 		}
 		j.mu.Unlock()
 	}

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -60,4 +61,32 @@ func TestAloneSkipsDeparted(t *testing.T) {
 	assert.NotContains(t, redials(), lost)
 	a.joiner.remember(lost) // x joins again
 	assert.Contains(t, redials(), lost, "a departed peer that joined again is redialled")
+}
+
+// TestAloneSkipsManyDeparted: however many peers have come and gone (more
+// than the joiner remembers), none that said goodbye is redialled.
+func TestAloneSkipsManyDeparted(t *testing.T) {
+	t.Parallel()
+	a, err := Start(options.Options{Name: "a", Cluster: "alone-skips-many-departed"})
+	require.NoError(t, err)
+	t.Cleanup(a.Shutdown)
+	var lost string
+	for i := range 3 * rememberMax {
+		u := fmt.Sprintf("nats://127.0.0.1:%d", 20000+i)
+		a.joiner.remember(u)
+		if i == 2*rememberMax+5 {
+			lost = u
+			a.joiner.left(Peer{Name: "lost", ClusterURL: u}, Lost)
+			continue
+		}
+		a.joiner.left(Peer{Name: "gone", ClusterURL: u}, Left)
+	}
+	var redialled []string
+	for _, u := range a.joiner.rememberedURLs() {
+		redialled = append(redialled, u.String())
+	}
+	assert.Equal(t, []string{lost}, redialled, "only the lost peer is redialled")
+	a.joiner.mu.Lock()
+	defer a.joiner.mu.Unlock()
+	assert.LessOrEqual(t, len(a.joiner.departed), rememberMax)
 }
