@@ -102,22 +102,15 @@ func (o Options) Normalize() (Normalized, error) {
 		}
 	}
 
-	if o.Seed != "" {
-		u, err := address.ParseSeed(o.Seed)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "Seed", Value: address.Redact(o.Seed), Err: err})
-		} else {
-			n.Seeds = append(n.Seeds, u)
+	seeds, bad := address.ParseSeeds(o.Seed, o.ExtraSeeds)
+	for _, b := range bad {
+		field := "Seed"
+		if b.Extra >= 0 {
+			field = fmt.Sprintf("ExtraSeeds[%d]", b.Extra)
 		}
+		errs = append(errs, &FieldError{Field: field, Value: b.Redacted, Err: b.Err})
 	}
-	for i, s := range o.ExtraSeeds {
-		u, err := address.ParseSeed(s)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("ExtraSeeds[%d]", i), Value: address.Redact(s), Err: err})
-			continue
-		}
-		n.Seeds = append(n.Seeds, u)
-	}
+	n.Seeds = seeds
 
 	durations := []struct {
 		field string

@@ -122,3 +122,46 @@ func Redact(raw string) string {
 	}
 	return scheme + "://" + name + ":xxxxx" + after[i:]
 }
+
+// SeedError is a seed that ParseSeeds refused.
+type SeedError struct {
+	// Extra is the refused seed's index in ParseSeeds' extra, or -1 for
+	// its seed.
+	Extra int
+	// Redacted is the seed as given, with any password masked.
+	Redacted string
+	// Err is ParseSeed's error; it matches ErrSeed.
+	Err error
+}
+
+func (e *SeedError) Error() string { return e.Err.Error() }
+
+func (e *SeedError) Unwrap() error { return e.Err }
+
+// ParseSeeds parses a node's seed route URLs with ParseSeed: seed (none
+// when "") followed by every extra seed, in that order, duplicates and
+// user information kept. It is the one place that turns Options.Seed and
+// Options.ExtraSeeds into URLs: package options checks them with it, and
+// package mesh takes from it the URLs a node dials.
+//
+// It returns the URLs of the seeds that parse and a *SeedError for each
+// one that does not, in order, so that a caller can report them all.
+func ParseSeeds(seed string, extra []string) ([]*url.URL, []*SeedError) {
+	var urls []*url.URL
+	var bad []*SeedError
+	add := func(i int, raw string) {
+		u, err := ParseSeed(raw)
+		if err != nil {
+			bad = append(bad, &SeedError{Extra: i, Redacted: Redact(raw), Err: err})
+			return
+		}
+		urls = append(urls, u)
+	}
+	if seed != "" {
+		add(-1, seed)
+	}
+	for i, s := range extra {
+		add(i, s)
+	}
+	return urls, bad
+}

@@ -114,3 +114,70 @@ func TestParseSeedOddPasswords(t *testing.T) {
 		assert.NotContains(t, u.Redacted(), "p#x", tc.raw)
 	}
 }
+
+func TestParseSeeds(t *testing.T) {
+	type bad struct {
+		extra    int
+		redacted string
+	}
+	tests := []struct {
+		name  string
+		seed  string
+		extra []string
+		hosts []string // u.Host of each URL, in order
+		users []string // u.User.Username() of each URL
+		bad   []bad
+	}{
+		{name: "none"},
+		{name: "seed only", seed: "nats://a:1", hosts: []string{"a:1"}, users: []string{""}},
+		{name: "extra only", extra: []string{"nats://a:1", "nats://b:2"}, hosts: []string{"a:1", "b:2"}, users: []string{"", ""}},
+		{
+			name: "seed first, then extra in order", seed: "nats://c:3", extra: []string{"nats://a:1", "nats-route://u:p@b:2"},
+			hosts: []string{"c:3", "a:1", "b:2"}, users: []string{"", "", "u"},
+		},
+		{
+			name: "duplicates kept", seed: "nats://a:1", extra: []string{"nats://a:1", "nats://a:1"},
+			hosts: []string{"a:1", "a:1", "a:1"}, users: []string{"", "", ""},
+		},
+		{
+			name: "every bad seed reported, the good ones kept", seed: "http://x:1",
+			extra: []string{"nats://a:1", "nats://u:s3cret@b", "nats://c:3"},
+			hosts: []string{"a:1", "c:3"}, users: []string{"", ""},
+			bad: []bad{{-1, "http://x:1"}, {1, "nats://u:xxxxx@b"}},
+		},
+		{name: "an empty extra seed is refused", extra: []string{""}, bad: []bad{{0, ""}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			urls, errs := address.ParseSeeds(tt.seed, tt.extra)
+			var hosts, users []string
+			for _, u := range urls {
+				hosts = append(hosts, u.Host)
+				users = append(users, u.User.Username())
+			}
+			assert.Equal(t, tt.hosts, hosts)
+			assert.Equal(t, tt.users, users)
+			require.Len(t, errs, len(tt.bad))
+			for i, e := range errs {
+				assert.Equal(t, tt.bad[i].extra, e.Extra)
+				assert.Equal(t, tt.bad[i].redacted, e.Redacted)
+				assert.ErrorIs(t, e, address.ErrSeed)
+				assert.NotContains(t, e.Error(), "s3cret")
+			}
+		})
+	}
+}
+
+// TestParseSeedsAgreesWithParseSeed checks that ParseSeeds gives, seed by
+// seed, what ParseSeed gives, password included.
+func TestParseSeedsAgreesWithParseSeed(t *testing.T) {
+	raw := []string{"nats://u:p#x@h:4248", " nats://a:1 ", "NATS://b:2/"}
+	urls, errs := address.ParseSeeds(raw[0], raw[1:])
+	require.Empty(t, errs)
+	require.Len(t, urls, len(raw))
+	for i, r := range raw {
+		want, err := address.ParseSeed(r)
+		require.NoError(t, err)
+		assert.Equal(t, want, urls[i], r)
+	}
+}
