@@ -61,7 +61,7 @@ var errStoreInUse = errors.New("in use by another running node (each node needs 
 // itself (see jetStreamServerOptions). A StoreDir given is locked for this
 // node. Start calls it once the options are checked, before anything that
 // would need undoing.
-func prepareJetStream(n *options.Normalized, seeds int) (*jetStreamState, error) {
+func prepareJetStream(n *config, seeds int) (*jetStreamState, error) {
 	js := &jetStreamState{on: n.JetStream}
 	if !n.JetStream {
 		return js, nil
@@ -134,7 +134,7 @@ func (n *Node) startJetStream() {
 // and never dials it (it skips addresses that are its own), so it costs
 // nothing. The meta group then starts with an expected size of two and
 // grows as the meta leader adds the nodes that join.
-func jetStreamServerOptions(o *server.Options, n options.Normalized) {
+func jetStreamServerOptions(o *server.Options, n config) {
 	if !n.JetStream {
 		return
 	}
@@ -146,7 +146,7 @@ func jetStreamServerOptions(o *server.Options, n options.Normalized) {
 }
 
 // selfRoute is a route URL that reaches this node's own route listener.
-func selfRoute(n options.Normalized) *url.URL {
+func selfRoute(n config) *url.URL {
 	host := concrete(n.ClusterHost, "127.0.0.1")
 	return &url.URL{Scheme: "nats", Host: net.JoinHostPort(host, strconv.Itoa(n.ClusterPort))}
 }

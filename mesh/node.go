@@ -10,12 +10,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsmesh/natsmesh/internal/errprefix"
-	"github.com/natsmesh/natsmesh/options"
 )
 
 // Node is one running mesh node. Its methods are safe for concurrent use.
 type Node struct {
-	opts  options.Normalized
+	opts  config
 	creds credentials    // the internal connections' login to the system account
 	app   credentials    // Connect's login to the global account, when clients must log in
 	sec   *routeSecurity // nil: plain routes

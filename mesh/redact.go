@@ -7,7 +7,6 @@ import (
 	"unicode"
 
 	"github.com/natsmesh/natsmesh/internal/address"
-	"github.com/natsmesh/natsmesh/options"
 )
 
 // redactor keeps credentials out of what the node emits: log lines and
@@ -22,7 +21,7 @@ type redactor struct {
 
 const redacted = "[REDACTED]"
 
-func newRedactor(n options.Normalized) *redactor {
+func newRedactor(n config) *redactor {
 	var pairs []string
 	add := func(s string) {
 		if s != "" {

@@ -14,7 +14,7 @@ import (
 // when nats-server's own masking was cut short by the password's
 // characters; known secrets are replaced anywhere; hook text is bounded.
 func TestRedactor(t *testing.T) {
-	n, err := options.Options{Users: []options.User{{Name: "alice", Password: "alicepw,TAIL-1"}}, Token: "tok}TAIL-22"}.Normalize()
+	n, err := newConfig(options.Options{Users: []options.User{{Name: "alice", Password: "alicepw,TAIL-1"}}, Token: "tok}TAIL-22"})
 	require.NoError(t, err)
 	r := newRedactor(n)
 	line := r.line(`127.0.0.1:5000 - cid:7 - <<- [CONNECT {"verbose":false,"user":"alice","pass":"[REDACTED],TAIL-1","auth_token":"[REDACTED]}TAIL-22","name":"app","lang":"go","version":"1.55.0"}]`)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/natsmesh/natsmesh/internal/routetls"
-	"github.com/natsmesh/natsmesh/options"
 )
 
 // routeTLSTimeout bounds a route's TLS handshake, in seconds (nats-server's
@@ -84,7 +83,7 @@ func (r *routeSecurity) handshaken(der []byte) *x509.Certificate {
 }
 
 // newRouteSecurity returns the route TLS of n, or nil if routes are plain.
-func newRouteSecurity(n options.Normalized) (*routeSecurity, error) {
+func newRouteSecurity(n config) (*routeSecurity, error) {
 	switch {
 	case n.Secret != "":
 		r := &routeSecurity{accept: x509.NewCertPool(), derived: make(chan struct{}), minted: make(chan struct{})}
@@ -192,7 +191,7 @@ func (r *routeSecurity) certificate() (*tls.Certificate, error) {
 // listen and advertised hosts, and every interface's address for a
 // wildcard bind. (Nothing more: anyone who reaches the route port can read
 // it.) waitMinted waits for it.
-func (r *routeSecurity) mint(n options.Normalized, id string) {
+func (r *routeSecurity) mint(n config, id string) {
 	if r == nil || r.minted == nil {
 		return
 	}

@@ -32,9 +32,9 @@ func TestHandshakenLeaves(t *testing.T) {
 	require.NotNil(t, b.sec.handshaken(aLeaf.Cert.Raw), "b verified a's certificate on their route")
 	require.Nil(t, a.sec.handshaken(aLeaf.Cert.Raw), "a's own certificate came through no handshake of a")
 
-	other, err := newRouteSecurity(options.Normalized{Options: options.Options{Secret: options.NewSecret()}})
+	other, err := newRouteSecurity(config{Options: options.Options{Secret: options.NewSecret()}})
 	require.NoError(t, err)
-	other.mint(options.Normalized{}, "IDX")
+	other.mint(config{}, "IDX")
 	require.NoError(t, other.waitMinted())
 	require.Nil(t, a.sec.handshaken(other.leaf.Load().Cert.Raw))
 }

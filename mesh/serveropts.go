@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/natsmesh/natsmesh/options"
 )
 
 // The library's own in-process connections authenticate to the system
@@ -34,12 +32,12 @@ const (
 )
 
 // clientsMustLogIn tells whether anonymous clients are refused.
-func clientsMustLogIn(n options.Normalized) bool { return len(n.Users) > 0 || n.Token != "" }
+func clientsMustLogIn(n config) bool { return len(n.Users) > 0 || n.Token != "" }
 
 // serverOptions translates checked options into nats-server's. app is the
 // node's login to the global account, used when clients must log in; sec
 // is the route TLS (nil: plain routes).
-func serverOptions(n options.Normalized, routes []*url.URL, creds, app credentials, sec *routeSecurity) *server.Options {
+func serverOptions(n config, routes []*url.URL, creds, app credentials, sec *routeSecurity) *server.Options {
 	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 	o := &server.Options{
 		ServerName:          n.Name,

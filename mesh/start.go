@@ -29,7 +29,7 @@ import (
 // Bad options are refused with an error that matches options.ErrInvalid
 // and names the field and its value. On any error nothing is left running.
 func Start(o options.Options) (*Node, error) {
-	n, err := o.Normalize()
+	n, err := newConfig(o)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (n *Node) runRuntime() {
 }
 
 // checkListeners checks every listener the node opens (see listenCheck).
-func checkListeners(n options.Normalized) error {
+func checkListeners(n config) error {
 	listeners := []listenCheck{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
 	if n.Monitor {
 		listeners = append(listeners, listenCheck{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
