@@ -29,5 +29,5 @@ func newConfig(o options.Options) (config, error) {
 		// Normalize has checked the seeds with ParseSeeds: not reached.
 		return config{}, fmt.Errorf("%w: %w", options.ErrInvalid, bad[0])
 	}
-	return config{Options: n.Options, Seeds: seeds}, nil
+	return config{Options: n, Seeds: seeds}, nil
 }

@@ -15,17 +15,17 @@ const minLameDuckDuration = 2 * time.Nanosecond
 // checkClashes refuses option combinations that are each valid alone but
 // that nats-server would refuse (or fail on) once started: two listeners
 // on one port of overlapping addresses, and a lame-duck duration too short
-// for a grace period. n has its defaults applied.
-func checkClashes(n Normalized) []error {
+// for a grace period. o has its defaults applied.
+func (o Options) checkClashes() []error {
 	var errs []error
 	type listener struct {
 		hostField, portField string
 		host                 string
 		port                 int
 	}
-	ls := []listener{{"Host", "Port", n.Host, n.Port}, {"ClusterHost", "ClusterPort", n.ClusterHost, n.ClusterPort}}
-	if n.Monitor {
-		ls = append(ls, listener{"MonitorHost", "MonitorPort", n.MonitorHost, n.MonitorPort})
+	ls := []listener{{"Host", "Port", o.Host, o.Port}, {"ClusterHost", "ClusterPort", o.ClusterHost, o.ClusterPort}}
+	if o.Monitor {
+		ls = append(ls, listener{"MonitorHost", "MonitorPort", o.MonitorHost, o.MonitorPort})
 	}
 	for i, a := range ls {
 		for _, b := range ls[:i] {
@@ -36,8 +36,8 @@ func checkClashes(n Normalized) []error {
 			}
 		}
 	}
-	if n.LameDuckDuration > 0 && n.LameDuckDuration < minLameDuckDuration {
-		errs = append(errs, fieldErr("LameDuckDuration", n.LameDuckDuration,
+	if o.LameDuckDuration > 0 && o.LameDuckDuration < minLameDuckDuration {
+		errs = append(errs, fieldErr("LameDuckDuration", o.LameDuckDuration,
 			"must be 0 (the default) or at least %s: nats-server needs a grace period strictly shorter than it", minLameDuckDuration))
 	}
 	return errs

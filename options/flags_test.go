@@ -155,9 +155,10 @@ func TestFromArgsNormalize(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "localhost", n.ClusterHost)
 	assert.Equal(t, 5248, n.ClusterPort)
-	require.Len(t, n.Seeds, 2)
-	assert.Equal(t, "localhost:4248", n.Seeds[0].Host)
-	assert.Equal(t, "localhost:6248", n.Seeds[1].Host)
+	seeds := parsedSeeds(t, n)
+	require.Len(t, seeds, 2)
+	assert.Equal(t, "localhost:4248", seeds[0].Host)
+	assert.Equal(t, "localhost:6248", seeds[1].Host)
 }
 
 func TestFromArgsFieldErrors(t *testing.T) {

@@ -5,21 +5,21 @@ import (
 	"path/filepath"
 )
 
-// normalizeJetStream checks the JetStream options: StoreDir is made
+// normalizeJetStream checks the JetStream options of o: StoreDir is made
 // absolute (a relative one would move with the working directory between
 // restarts), RemoveLostAfter must not be negative.
-func (n *Normalized) normalizeJetStream() []error {
+func normalizeJetStream(o *Options) []error {
 	var errs []error
-	if n.StoreDir != "" {
-		abs, err := filepath.Abs(n.StoreDir)
+	if o.StoreDir != "" {
+		abs, err := filepath.Abs(o.StoreDir)
 		if err != nil {
-			errs = append(errs, &FieldError{Field: "StoreDir", Value: n.StoreDir, Err: err})
+			errs = append(errs, &FieldError{Field: "StoreDir", Value: o.StoreDir, Err: err})
 		} else {
-			n.StoreDir = abs
+			o.StoreDir = abs
 		}
 	}
-	if n.RemoveLostAfter < 0 {
-		errs = append(errs, fieldErr("RemoveLostAfter", n.RemoveLostAfter, "must not be negative (0 never removes a lost peer)"))
+	if o.RemoveLostAfter < 0 {
+		errs = append(errs, fieldErr("RemoveLostAfter", o.RemoveLostAfter, "must not be negative (0 never removes a lost peer)"))
 	}
 	return errs
 }

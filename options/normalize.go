@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,32 +12,25 @@ import (
 	"github.com/natsmesh/natsmesh/internal/address"
 )
 
-// Normalized is a checked Options with every default filled in and every
-// address resolved: what package mesh starts a node from.
+// Normalize checks every field and returns a copy of o with every default
+// filled in and every go-sockaddr template resolved: the Options a node
+// would run with. It is the one judge of option values: mesh.Start calls
+// it, and FromArgs checks what the flags give with it.
 //
-// It is exported because it is the public result of validation, not only
-// mesh's input: an application may call Normalize to check a
-// configuration before starting anything (a --check flag, a config
-// reload) and read from Normalized what a node would run with: the
-// defaults, the resolved host and advertised addresses, the parsed Seeds.
-// An empty Name gets a fresh random name at each call, so Start may pick
-// another. mesh.Start takes Options and normalizes them itself; fields
-// changed in a Normalized are never checked again.
-type Normalized struct {
-	Options
-	// Seeds are Seed followed by ExtraSeeds, parsed.
-	Seeds []*url.URL
-}
-
-// Normalize checks every field and returns a copy with defaults applied and
-// go-sockaddr templates resolved. It is the one judge of option values:
-// mesh.Start calls it, and FromArgs checks what the flags give with it.
+// An application may call it to check a configuration before starting
+// anything (a --check flag, a config reload) and read from its result what
+// a node would run with: the defaults, the resolved host and advertised
+// addresses. An empty Name gets a fresh random name at each call, so Start
+// may pick another. mesh.Start takes Options and normalizes them itself:
+// a normalized copy, changed or not, is checked again, and normalizing it
+// again gives it back.
+//
 // The first bad field is reported as a *FieldError; several are joined
 // with errors.Join. Either way errors.As finds a *FieldError and errors.Is
 // matches ErrInvalid.
-func (o Options) Normalize() (Normalized, error) {
+func (o Options) Normalize() (Options, error) {
 	var errs []error
-	n := Normalized{Options: o}
+	n := o
 	n.ExtraSeeds = append([]string(nil), o.ExtraSeeds...)
 
 	if n.Name == "" {
@@ -102,7 +94,7 @@ func (o Options) Normalize() (Normalized, error) {
 		}
 	}
 
-	seeds, bad := address.ParseSeeds(o.Seed, o.ExtraSeeds)
+	_, bad := address.ParseSeeds(o.Seed, o.ExtraSeeds)
 	for _, b := range bad {
 		field := "Seed"
 		if b.Extra >= 0 {
@@ -110,7 +102,6 @@ func (o Options) Normalize() (Normalized, error) {
 		}
 		errs = append(errs, &FieldError{Field: field, Value: b.Redacted, Err: b.Err})
 	}
-	n.Seeds = seeds
 
 	durations := []struct {
 		field string
@@ -142,15 +133,15 @@ func (o Options) Normalize() (Normalized, error) {
 	errs = append(errs, o.checkSecurity()...)
 	n.AcceptedSecrets = append([]string(nil), o.AcceptedSecrets...)
 	n.Users = append([]User(nil), o.Users...)
-	errs = append(errs, n.normalizeJetStream()...)
+	errs = append(errs, normalizeJetStream(&n)...)
 	if len(errs) == 0 {
-		errs = checkClashes(n)
+		errs = n.checkClashes()
 	}
 	if len(errs) == 1 {
-		return Normalized{}, errs[0]
+		return Options{}, errs[0]
 	}
 	if len(errs) > 1 {
-		return Normalized{}, errors.Join(errs...)
+		return Options{}, errors.Join(errs...)
 	}
 	return n, nil
 }

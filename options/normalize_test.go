@@ -2,6 +2,7 @@ package options_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/address"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -23,7 +25,8 @@ func TestNormalizeDefaults(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", n.ClusterHost)
 	assert.Zero(t, n.Port)
 	assert.Zero(t, n.ClusterPort)
-	assert.Empty(t, n.Seeds)
+	assert.Empty(t, n.Seed)
+	assert.Empty(t, n.ExtraSeeds)
 	assert.Equal(t, options.DefaultPingInterval, n.PingInterval)
 	assert.Equal(t, options.DefaultMaxPingsOut, n.MaxPingsOut)
 	assert.Equal(t, options.DefaultLameDuckDuration, n.LameDuckDuration)
@@ -38,7 +41,7 @@ func TestNormalizeKeepsValues(t *testing.T) {
 	tests := []struct {
 		name  string
 		in    options.Options
-		check func(t *testing.T, n options.Normalized)
+		check func(t *testing.T, n options.Options)
 	}{
 		{
 			name: "everything given",
@@ -49,17 +52,20 @@ func TestNormalizeKeepsValues(t *testing.T) {
 				PingInterval: 3 * time.Second, MaxPingsOut: 5,
 				LameDuckDuration: time.Minute, ReadyTimeout: time.Millisecond,
 			},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Equal(t, "a", n.Name)
 				assert.Equal(t, "orders", n.Cluster)
 				assert.Equal(t, "localhost", n.Host)
 				assert.Equal(t, 4222, n.Port)
 				assert.Equal(t, "0.0.0.0", n.ClusterHost)
 				assert.Equal(t, 4248, n.ClusterPort)
-				require.Len(t, n.Seeds, 2)
-				assert.Equal(t, "nats://10.0.0.5:4248", n.Seeds[0].String())
-				assert.Equal(t, "b:5248", n.Seeds[1].Host)
-				assert.Equal(t, "u", n.Seeds[1].User.Username())
+				assert.Equal(t, "nats://10.0.0.5:4248", n.Seed)
+				assert.Equal(t, []string{"nats-route://u:p@b:5248"}, n.ExtraSeeds)
+				seeds := parsedSeeds(t, n)
+				require.Len(t, seeds, 2)
+				assert.Equal(t, "nats://10.0.0.5:4248", seeds[0].String())
+				assert.Equal(t, "b:5248", seeds[1].Host)
+				assert.Equal(t, "u", seeds[1].User.Username())
 				assert.Equal(t, 3*time.Second, n.PingInterval)
 				assert.Equal(t, 5, n.MaxPingsOut)
 				assert.Equal(t, time.Minute, n.LameDuckDuration)
@@ -69,7 +75,7 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		{
 			name: "cluster host follows host",
 			in:   options.Options{Host: "10.1.2.3"},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Equal(t, "10.1.2.3", n.Host)
 				assert.Equal(t, "10.1.2.3", n.ClusterHost)
 			},
@@ -77,7 +83,7 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		{
 			name: "IPv6 in brackets",
 			in:   options.Options{Host: "[::1]", ClusterHost: "[::]"},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Equal(t, "::1", n.Host)
 				assert.Equal(t, "::", n.ClusterHost)
 			},
@@ -85,7 +91,7 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		{
 			name: "go-sockaddr template",
 			in:   options.Options{Host: `{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}`},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Equal(t, "127.0.0.1", n.Host)
 				assert.Equal(t, "127.0.0.1", n.ClusterHost)
 			},
@@ -93,16 +99,17 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		{
 			name: "extra seeds without seed",
 			in:   options.Options{ExtraSeeds: []string{"nats://a:1", "nats://b:2"}},
-			check: func(t *testing.T, n options.Normalized) {
-				require.Len(t, n.Seeds, 2)
-				assert.Equal(t, "a:1", n.Seeds[0].Host)
-				assert.Equal(t, "b:2", n.Seeds[1].Host)
+			check: func(t *testing.T, n options.Options) {
+				seeds := parsedSeeds(t, n)
+				require.Len(t, seeds, 2)
+				assert.Equal(t, "a:1", seeds[0].Host)
+				assert.Equal(t, "b:2", seeds[1].Host)
 			},
 		},
 		{
 			name: "-1 is a free port, as in nats-server",
 			in:   options.Options{Port: -1, ClusterPort: -1, Monitor: true, MonitorPort: -1},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Zero(t, n.Port)
 				assert.Zero(t, n.ClusterPort)
 				assert.Zero(t, n.MonitorPort)
@@ -111,7 +118,7 @@ func TestNormalizeKeepsValues(t *testing.T) {
 		{
 			name: "highest ports",
 			in:   options.Options{Port: 65535, ClusterPort: 65534},
-			check: func(t *testing.T, n options.Normalized) {
+			check: func(t *testing.T, n options.Options) {
 				assert.Equal(t, 65535, n.Port)
 				assert.Equal(t, 65534, n.ClusterPort)
 			},
@@ -123,6 +130,37 @@ func TestNormalizeKeepsValues(t *testing.T) {
 			require.NoError(t, err)
 			tt.check(t, n)
 		})
+	}
+}
+
+// parsedSeeds returns the seeds of n, normalized, as package mesh parses
+// them to dial.
+func parsedSeeds(t *testing.T, n options.Options) []*url.URL {
+	t.Helper()
+	seeds, bad := address.ParseSeeds(n.Seed, n.ExtraSeeds)
+	require.Empty(t, bad)
+	return seeds
+}
+
+// TestNormalizeTwice checks that normalizing a normalized copy gives it
+// back: mesh.Start normalizes what it is given, which may be Normalize's
+// result.
+func TestNormalizeTwice(t *testing.T) {
+	const loopback = `{{ GetAllInterfaces | include "flag" "loopback" | include "type" "IPv4" | attr "address" }}`
+	for _, in := range []options.Options{
+		{},
+		{
+			Host: loopback, Port: -1, ClusterHost: "[::1]", ClusterPort: -1, Monitor: true, MonitorPort: -1,
+			ClientAdvertise: loopback + ":4222", ClusterAdvertise: "[fd00:0:0:0:0:0:0:2]",
+			Seed: " nats://u:p@a:1 ", ExtraSeeds: []string{"nats://b:2"},
+			JetStream: true, StoreDir: "data",
+		},
+	} {
+		once, err := in.Normalize()
+		require.NoError(t, err)
+		twice, err := once.Normalize()
+		require.NoError(t, err)
+		assert.Equal(t, once, twice)
 	}
 }
 
