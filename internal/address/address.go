@@ -1,5 +1,5 @@
 // Package address checks and resolves what users write as addresses, for
-// the packages options and discovery: bind hosts (IPs, host names,
+// the packages options, discovery and mesh: bind hosts (IPs, host names,
 // go-sockaddr templates), advertise addresses and seed route URLs, and
 // masks the passwords in URLs for messages.
 package address
