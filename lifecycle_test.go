@@ -212,6 +212,13 @@ func TestConnectBoundedWhileServerStopsReading(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, took, mesh.ConnectTimeout+quickBound)
 	t.Logf("Connect failed after %s: %v", took.Round(time.Millisecond), err)
+
+	// Shutdown is bounded too, even when lame duck began before the
+	// node's own in-process connections were up (it once waited two
+	// minutes on the stalled handshake of its system connection).
+	began = time.Now()
+	n.Shutdown()
+	assert.Less(t, time.Since(began), mesh.ConnectTimeout+quickBound)
 }
 
 // migration is what a graceful Leave cost the leaving node's clients.

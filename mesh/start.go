@@ -253,7 +253,12 @@ func (n *Node) startRuntime() (err error) {
 		}
 	}()
 
-	sys, err := dialSys(n.srv, n.creds)
+	pd, err := n.dials.start(n)
+	if err != nil {
+		return err
+	}
+	sys, err := dialSys(pd, n.srv, n.creds)
+	n.dials.finish(pd)
 	if err != nil {
 		return err
 	}

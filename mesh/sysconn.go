@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/natsmesh/natsmesh/internal/errprefix"
 )
 
 // sysConn is the node's in-process connection to the system account. It
@@ -45,11 +46,14 @@ type sysConn struct {
 	learnedWake chan struct{}
 }
 
-// dialSys connects the system connection and subscribes to describe
-// replies and goodbyes; the caller flushes.
-func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
+// dialSys connects the system connection through d and subscribes to
+// describe replies and goodbyes; the caller flushes. d bounds the
+// handshake (ConnectTimeout) and lets the node's Shutdown cut it short: a
+// server that stops answering mid-handshake (lame duck) would otherwise
+// hold nats.go on its pipe for its flusher timeout, a minute.
+func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, error) {
 	nc, err := nats.Connect("",
-		nats.InProcessServer(srv),
+		nats.InProcessServer(d),
 		nats.Nkey(creds.pub, creds.sign),
 		nats.Name(internalConnName),
 		// Should the server ever drop this connection, it comes back
@@ -58,8 +62,14 @@ func dialSys(srv *server.Server, creds credentials) (*sysConn, error) {
 		nats.ReconnectWait(10*time.Millisecond),
 		nats.IgnoreDiscoveredServers(),
 	)
+	if why := d.abortedBy(); why != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		err = why
+	}
 	if err != nil {
-		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", err)
+		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", errprefix.Inner(err))
 	}
 	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
 		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{},
