@@ -289,13 +289,19 @@ func (c *Cluster) formRawSequential(n int, pki *RawPKI) error {
 
 // formRaw forms a raw cluster, with route TLS from pki unless it is nil.
 func (c *Cluster) formRaw(n int, pki *RawPKI) error {
-	tlsOf := func(i int) *tls.Config {
-		if pki == nil {
-			return nil
+	return c.formRawWith(n, func(i int, o *server.Options) {
+		if pki != nil {
+			o.Cluster.TLSConfig = pki.RouteTLS(i)
 		}
-		return pki.RouteTLS(i)
-	}
-	first, err := startRawServer(0, nil, tlsOf(0))
+	})
+}
+
+// formRawWith forms a raw cluster: node 0, then the others at once, each
+// routed to node 0 and with edit(i, options) applied; then it waits for a
+// full mesh. The caller closes c on error.
+func (c *Cluster) formRawWith(n int, edit func(i int, o *server.Options)) error {
+	editOf := func(i int) func(*server.Options) { return func(o *server.Options) { edit(i, o) } }
+	first, err := startRawServerWith(0, nil, editOf(0))
 	if err != nil {
 		return err
 	}
@@ -307,7 +313,7 @@ func (c *Cluster) formRaw(n int, pki *RawPKI) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Servers[i], errs[i] = startRawServer(i, seed, tlsOf(i))
+			c.Servers[i], errs[i] = startRawServerWith(i, seed, editOf(i))
 		}()
 	}
 	wg.Wait()

@@ -2,8 +2,6 @@ package meshbench
 
 import (
 	"fmt"
-	"net/url"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -78,34 +76,12 @@ func IdleCPURound(i, n int, settle, window time.Duration) (mesh, raw float64, er
 // formRawPinged forms a raw cluster as Form does, with natsmesh's route
 // ping settings.
 func formRawPinged(n int) (*Cluster, error) {
-	ping := func(o *server.Options) {
+	c := &Cluster{Kind: Raw, Servers: make([]*server.Server, n)}
+	err := c.formRawWith(n, func(_ int, o *server.Options) {
 		o.Cluster.PingInterval = options.DefaultPingInterval
 		o.MaxPingsOut = options.DefaultMaxPingsOut
-	}
-	c := &Cluster{Kind: Raw, Servers: make([]*server.Server, n)}
-	first, err := startRawServerWith(0, nil, ping)
+	})
 	if err != nil {
-		return nil, err
-	}
-	c.Servers[0] = first
-	seed := &url.URL{Scheme: "nats", Host: first.ClusterAddr().String()}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Servers[i], errs[i] = startRawServerWith(i, seed, ping)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	if err := waitRawMesh(c.Servers, Wait); err != nil {
 		c.Close()
 		return nil, err
 	}
