@@ -42,17 +42,10 @@ func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		return nil, err
 	}
 	defer n.dials.finish(d)
-	all := append([]nats.Option{nats.InProcessServer(d)}, opts...)
 	if n.app.key != nil && !hasCredentials(opts) {
-		all = append(all, nats.Nkey(n.app.pub, n.app.sign))
+		opts = append(opts[:len(opts):len(opts)], nats.Nkey(n.app.pub, n.app.sign))
 	}
-	nc, err := nats.Connect("", all...)
-	if why := d.abortedBy(); why != nil {
-		if nc != nil {
-			nc.Close()
-		}
-		err = why
-	}
+	nc, err := d.connect(opts...)
 	if err != nil {
 		// err may be ErrShutdown, whose prefix the outer error carries.
 		return nil, fmt.Errorf("natsmesh: connect in process to %s: %w", n.Name(), errprefix.Inner(err))
@@ -133,6 +126,20 @@ func (d *pipeDial) InProcessConn() (net.Conn, error) {
 		d.conns = append(d.conns, c)
 	}
 	return c, err
+}
+
+// connect runs nats.Connect through d with opts. A handshake cut short
+// (abort) fails with the reason, its connection closed, whatever nats.go
+// made of it.
+func (d *pipeDial) connect(opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect("", append([]nats.Option{nats.InProcessServer(d)}, opts...)...)
+	if why := d.abortedBy(); why != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		return nil, why
+	}
+	return nc, err
 }
 
 func (d *pipeDial) abort(why error) {

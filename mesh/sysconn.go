@@ -52,8 +52,7 @@ type sysConn struct {
 // server that stops answering mid-handshake (lame duck) would otherwise
 // hold nats.go on its pipe for its flusher timeout, a minute.
 func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, error) {
-	nc, err := nats.Connect("",
-		nats.InProcessServer(d),
+	nc, err := d.connect(
 		nats.Nkey(creds.pub, creds.sign),
 		nats.Name(internalConnName),
 		// Should the server ever drop this connection, it comes back
@@ -62,12 +61,6 @@ func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, erro
 		nats.ReconnectWait(10*time.Millisecond),
 		nats.IgnoreDiscoveredServers(),
 	)
-	if why := d.abortedBy(); why != nil {
-		if nc != nil {
-			nc.Close()
-		}
-		err = why
-	}
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", errprefix.Inner(err))
 	}
