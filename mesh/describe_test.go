@@ -32,12 +32,7 @@ func TestDescribeRepliesAreChecked(t *testing.T) {
 	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}
 	otherNonce := make([]byte, describeNonceSize)
 
-	tests := []struct {
-		name  string
-		data  []byte
-		pool  bool
-		error string // "" means accepted
-	}{
+	tests := []checkCase{
 		{"plain, the right server", reply(a, nil, nil), false, ""},
 		{"plain, another server's description", reply(description{Name: "b", ID: "IDB"}, nil, nil), false, "not the server asked about"},
 		{"sealed, signed by the server", reply(a, leafA, nonce), true, ""},
@@ -46,22 +41,9 @@ func TestDescribeRepliesAreChecked(t *testing.T) {
 		{"sealed, signed by another authority", reply(forged, stranger, nonce), true, "unknown authority"},
 		{"sealed, replayed for another nonce", reply(a, leafA, otherNonce), true, "signature"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := pool
-			if !tt.pool {
-				p = nil
-			}
-			d, err := checkDescription(tt.data, "IDA", nonce, p, nil)
-			if tt.error == "" {
-				require.NoError(t, err)
-				assert.Equal(t, a, d)
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.error)
-		})
-	}
+	runCheckCases(t, tests, pool, a, func(data []byte, p *x509.CertPool) (description, error) {
+		return checkDescription(data, "IDA", nonce, p, nil)
+	})
 }
 
 // TestHellosAreChecked: a hello (the description a describe request
@@ -78,12 +60,7 @@ func TestHellosAreChecked(t *testing.T) {
 	a := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.0.0.1:4248"}
 	forged := description{Name: "a", ID: "IDA", ClusterURL: "nats://10.6.6.6:4248"}
 	label := []byte(helloLabel)
-	tests := []struct {
-		name  string
-		data  []byte
-		pool  bool
-		error string // "" means accepted
-	}{
+	tests := []checkCase{
 		{"plain", signed(a, nil, nil), false, ""},
 		{"plain, no server named", signed(description{Name: "x"}, nil, nil), false, "names no server"},
 		{"sealed, signed by the server", signed(a, leafA, label), true, ""},
@@ -92,22 +69,9 @@ func TestHellosAreChecked(t *testing.T) {
 		{"sealed, signed by another authority", signed(forged, stranger, label), true, "unknown authority"},
 		{"sealed, a reply's signature", signed(a, leafA, nonce), true, "signature"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := pool
-			if !tt.pool {
-				p = nil
-			}
-			d, err := checkHello(tt.data, p, nil)
-			if tt.error == "" {
-				require.NoError(t, err)
-				assert.Equal(t, a, d)
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.error)
-		})
-	}
+	runCheckCases(t, tests, pool, a, func(data []byte, p *x509.CertPool) (description, error) {
+		return checkHello(data, p, nil)
+	})
 }
 
 // TestHelloAnswersDescribe: a node that heard a peer's hello describes
@@ -156,6 +120,38 @@ type describeFixture struct {
 	pool                   *x509.CertPool
 	leafA, leafB, stranger *routetls.Leaf
 	nonce                  []byte
+}
+
+// checkCase is one description a check must accept (error "") or refuse
+// with an error containing error; pool says whether the mesh is sealed
+// (the check gets the accepted authorities) or plain (nil).
+type checkCase struct {
+	name  string
+	data  []byte
+	pool  bool
+	error string
+}
+
+// runCheckCases runs check on every case, giving it pool for sealed ones,
+// and expects want from those it must accept.
+func runCheckCases(t *testing.T, cases []checkCase, pool *x509.CertPool, want description, check func([]byte, *x509.CertPool) (description, error)) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pool
+			if !tt.pool {
+				p = nil
+			}
+			d, err := check(tt.data, p)
+			if tt.error == "" {
+				require.NoError(t, err)
+				assert.Equal(t, want, d)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.error)
+		})
+	}
 }
 
 func newDescribeFixture(t *testing.T) describeFixture {
