@@ -199,6 +199,8 @@ func TestLeaveReasons(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, ra := startNode(t, options.Options{Name: "a"})
 			b, rb := startNode(t, options.Options{Name: "b", Seed: a.ClusterURL()})
+			ra.waitEvent(t, "+b") // a and b meet before x comes and goes
+			rb.waitEvent(t, "+a")
 			stop := tt.start(t, a.ClusterURL())
 			ra.waitEvent(t, "+x")
 			rb.waitEvent(t, "+x") // b learned x from a: a full mesh
