@@ -73,6 +73,52 @@ func BenchmarkFormationSequential(b *testing.B) {
 	}
 }
 
+// BenchmarkFormationFloor is BenchmarkFormation (concurrent start) with a
+// third side, the floor: nats-server embedded the same documented way but
+// with routes as natsmesh configures them, one connection per peer
+// (meshbench.RawOneRoute). What natsmesh adds on top of its own server's
+// route work is mesh/floor; floor/raw is how far its route settings alone
+// take a formation from the documented idiom. Each iteration forms all
+// three, rotating which goes first. Reported (medians): "mesh-ms",
+// "floor-ms", "raw-ms", "mesh/raw", "floor/raw" and "mesh/floor".
+// Sub-benchmarks "n=3" and "n=32" (so that -bench Formation/nodes=32 does
+// not run them); n=32 is skipped under the race detector, as in
+// BenchmarkFormation.
+//
+// No target: it is the measure behind BENCHMARKS.md's account of the
+// 32-node target (≤ 0.5× raw), which sits at or below floor/raw here.
+func BenchmarkFormationFloor(b *testing.B) {
+	for _, n := range []int{3, 32} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			if n > 9 && raceEnabled() {
+				b.Skip("skipped under the race detector: see BenchmarkFormation")
+			}
+			kinds := []mb.Kind{mb.Mesh, mb.RawOneRoute, mb.Raw}
+			durs := map[mb.Kind][]time.Duration{}
+			for i := range b.N {
+				for j := range kinds {
+					kind := kinds[(i+j)%len(kinds)]
+					c, d, err := mb.Form(kind, n)
+					if err != nil {
+						b.Fatal(kind, ": ", err)
+					}
+					b.StopTimer()
+					c.Close()
+					b.StartTimer()
+					durs[kind] = append(durs[kind], d)
+				}
+			}
+			m, f, r := mb.Percentile(durs[mb.Mesh], 50), mb.Percentile(durs[mb.RawOneRoute], 50), mb.Percentile(durs[mb.Raw], 50)
+			b.ReportMetric(mb.Ms(m), "mesh-ms")
+			b.ReportMetric(mb.Ms(f), "floor-ms")
+			b.ReportMetric(mb.Ms(r), "raw-ms")
+			b.ReportMetric(float64(m)/float64(r), "mesh/raw")
+			b.ReportMetric(float64(f)/float64(r), "floor/raw")
+			b.ReportMetric(float64(m)/float64(f), "mesh/floor")
+		})
+	}
+}
+
 // startsPerOp is how many starts of each side one iteration of
 // BenchmarkStart times.
 const startsPerOp = 10

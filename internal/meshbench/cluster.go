@@ -58,6 +58,12 @@ const (
 	// (not timed: an operator makes certificates once), client
 	// certificates required and verified both ways (verify: true).
 	RawTLS
+	// RawOneRoute is Raw with routes as natsmesh configures them: one
+	// connection per peer (Cluster.PoolSize -1), so no pool and no
+	// dedicated system-account route. It is the floor for natsmesh's
+	// formation: nats-server's own route work with natsmesh's settings,
+	// without natsmesh.
+	RawOneRoute
 )
 
 func (k Kind) String() string {
@@ -72,6 +78,8 @@ func (k Kind) String() string {
 		return "mesh+secret"
 	case RawTLS:
 		return "raw+tls"
+	case RawOneRoute:
+		return "raw+one-route"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -158,6 +166,10 @@ func form(kind Kind, n int, sequential bool) (*Cluster, time.Duration, error) {
 	runtime.GC()
 	start := time.Now()
 	switch {
+	case kind == RawOneRoute && sequential:
+		err = c.formRawSequentialWith(n, oneRoute)
+	case kind == RawOneRoute:
+		err = c.formRawWith(n, oneRoute)
 	case (kind == Raw || kind == RawTLS) && sequential:
 		err = c.formRawSequential(n, pki)
 	case kind == Raw || kind == RawTLS:
@@ -267,15 +279,21 @@ func (c *Cluster) formMeshSequential(n int) error {
 
 // formRawSequential starts the raw servers one after another (each
 // until ReadyForConnections), each routed to node 0, then waits for a
-// full mesh.
+// full mesh; with route TLS from pki unless it is nil.
 func (c *Cluster) formRawSequential(n int, pki *RawPKI) error {
+	return c.formRawSequentialWith(n, func(i int, o *server.Options) {
+		if pki != nil {
+			o.Cluster.TLSConfig = pki.RouteTLS(i)
+		}
+	})
+}
+
+// formRawSequentialWith is formRawSequential with edit(i, options)
+// applied to every server's options.
+func (c *Cluster) formRawSequentialWith(n int, edit func(i int, o *server.Options)) error {
 	var seed *url.URL
 	for i := range n {
-		var routeTLS *tls.Config
-		if pki != nil {
-			routeTLS = pki.RouteTLS(i)
-		}
-		s, err := startRawServer(i, seed, routeTLS)
+		s, err := startRawServerWith(i, seed, func(o *server.Options) { edit(i, o) })
 		if err != nil {
 			return err
 		}
@@ -286,6 +304,10 @@ func (c *Cluster) formRawSequential(n int, pki *RawPKI) error {
 	}
 	return waitRawMesh(c.Servers, Wait)
 }
+
+// oneRoute configures a raw server's routes as natsmesh does: one
+// connection per peer, no pool (see RawOneRoute).
+func oneRoute(_ int, o *server.Options) { o.Cluster.PoolSize = -1 }
 
 // formRaw forms a raw cluster, with route TLS from pki unless it is nil.
 func (c *Cluster) formRaw(n int, pki *RawPKI) error {
