@@ -34,13 +34,15 @@ type learnedHello struct {
 }
 
 // Of two nodes that meet, the one with the smaller server ID asks first;
-// the other waits up to helloWait, from the moment it sees the first one's
-// responder, for its hello before asking itself (a node that sends none,
-// an older natsmesh, is then asked). A hello no describe takes is
+// the other waits for its hello: helloEventWait from the start of its
+// describe without polling, then up to helloWait from the moment it sees
+// the first one's responder, before asking itself (a node that sends
+// none, an older natsmesh, is then asked). A hello no describe takes is
 // forgotten after learnedTTL.
 const (
-	helloWait  = time.Millisecond
-	learnedTTL = 10 * time.Second
+	helloEventWait = 20 * time.Millisecond
+	helloWait      = time.Millisecond
+	learnedTTL     = 10 * time.Second
 )
 
 // helloHeader carries, on a describe request, the asking node's own
@@ -238,12 +240,14 @@ func (s *sysConn) hear(header, self string) {
 		clear(s.learned)
 	}
 	s.learned[d.ID] = learnedHello{d, now}
-	close(s.learnedWake)
-	s.learnedWake = make(chan struct{})
+	if ch, ok := s.awaiting[d.ID]; ok {
+		close(ch)
+		delete(s.awaiting, d.ID)
+	}
 }
 
 // takeLearned returns (and forgets) the description of id a hello
-// brought, if any, and a channel closed at the next hello.
+// brought, if any, and a channel closed when the next hello of id comes.
 func (s *sysConn) takeLearned(id string) (description, bool, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,7 +255,20 @@ func (s *sysConn) takeLearned(id string) (description, bool, <-chan struct{}) {
 	if ok {
 		delete(s.learned, id)
 	}
-	return l.d, ok, s.learnedWake
+	wake, waited := s.awaiting[id]
+	if !waited {
+		wake = make(chan struct{})
+		s.awaiting[id] = wake
+	}
+	return l.d, ok, wake
+}
+
+// stopAwaiting forgets the channel takeLearned made for id: its describe
+// is over.
+func (s *sysConn) stopAwaiting(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.awaiting, id)
 }
 
 // asksFirst tells whether this node asks peer id at once, rather than
@@ -297,12 +314,32 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
 	}
+	defer s.stopAwaiting(id)
 	first := s.asksFirst(id)
+	timer := time.NewTimer(helloEventWait)
+	defer timer.Stop()
+	// The node that does not ask first waits for the other's hello, an
+	// event: it polls for the peer's responder (below) only if none has
+	// come within helloEventWait (the peer is slow, or sends none).
+	for !first {
+		d, ok, heard := s.takeLearned(id)
+		if ok {
+			return found(d)
+		}
+		if time.Since(start) >= helloEventWait {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
+		case <-timer.C:
+		case <-heard:
+		}
+	}
 	var responderSince time.Time
 	// Polled below: made once, not at every poll.
 	descSubj, varzSubj := describeSubject(id), varzSubject(id)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	timer.Reset(wait)
 	for {
 		// The peer may have described itself already, asking this node.
 		d, ok, heard := s.takeLearned(id)

@@ -113,6 +113,49 @@ func TestHelloAnswersDescribe(t *testing.T) {
 	a.sys.mu.Unlock()
 }
 
+// TestDescribeWakesOnHello: a describe waiting for a peer's hello (this
+// node does not ask first: its server ID is the larger) takes it as soon
+// as it comes, though the peer has no responder to poll for, and leaves
+// nothing behind.
+func TestDescribeWakesOnHello(t *testing.T) {
+	a, err := Start(options.Options{Name: "a"})
+	require.NoError(t, err)
+	defer a.Shutdown()
+	<-a.rtDone
+	const id = "IDV" // smaller than any server ID ("N..."): it asks first
+	require.False(t, a.sys.asksFirst(id))
+	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
+	require.NoError(t, err)
+	hello, err := json.Marshal(describeReply{Description: desc})
+	require.NoError(t, err)
+
+	// Once the describe waits (bounded: else it times out and fails),
+	// v's hello comes.
+	heard := make(chan struct{})
+	go func() {
+		defer close(heard)
+		for deadline := time.Now().Add(testWait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			a.sys.mu.Lock()
+			waiting := a.sys.awaiting[id] != nil
+			a.sys.mu.Unlock()
+			if waiting {
+				a.sys.hear(base64.RawURLEncoding.EncodeToString(hello), a.ID())
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	cu, _, err := a.sys.describe(ctx, id, "10.1.2.3")
+	require.NoError(t, err)
+	assert.Equal(t, "nats://10.1.2.3:4248", cu)
+	<-heard
+	a.sys.mu.Lock()
+	assert.Empty(t, a.sys.awaiting)
+	assert.Empty(t, a.sys.learned)
+	a.sys.mu.Unlock()
+}
+
 // describeFixture is what the tests of describe replies and hellos share:
 // an accepted authority's pool, leaves of servers IDA and IDB from it, a
 // leaf naming IDA from another authority, and a fresh nonce.

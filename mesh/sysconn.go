@@ -38,12 +38,13 @@ type sysConn struct {
 	// hello is this node's own description, signed as a hello (see
 	// helloHeader), sent with every describe request it makes; learned
 	// holds the descriptions other nodes sent with theirs, until describe
-	// takes them, and learnedWake is closed and replaced at each.
-	describing  atomic.Int64 // describe calls under way (see describePoll)
-	hello       string
-	self        string // this node's server ID, once it serves describe
-	learned     map[string]learnedHello
-	learnedWake chan struct{}
+	// takes them, and awaiting the channels that the describes of nodes
+	// whose hello has not come yet wait on.
+	describing atomic.Int64 // describe calls under way (see describePoll)
+	hello      string
+	self       string // this node's server ID, once it serves describe
+	learned    map[string]learnedHello
+	awaiting   map[string]chan struct{}
 }
 
 // dialSys connects the system connection through d and subscribes to
@@ -66,7 +67,7 @@ func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, erro
 	}
 	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
 		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{},
-		learned: map[string]learnedHello{}, learnedWake: make(chan struct{})}
+		learned: map[string]learnedHello{}, awaiting: map[string]chan struct{}{}}
 	replies, err := nc.Subscribe(s.replyPrefix+"*", s.reply)
 	if err != nil {
 		nc.Close()
