@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,10 +211,13 @@ type results struct {
 type formationPoint struct {
 	nodes     int
 	mesh, raw []time.Duration
-	// meshFails and rawFails count formations that did not complete
-	// within meshbench.Wait (a loaded machine, or nats-server's gossiped
-	// routes, which it dials once, missing a pair for good).
-	meshFails, rawFails int
+	// floor is nats-server with natsmesh's route settings
+	// (meshbench.RawOneRoute), timed at the largest node count only.
+	floor []time.Duration
+	// meshFails, rawFails and floorFails count formations that did not
+	// complete within meshbench.Wait (a loaded machine, or nats-server's
+	// gossiped routes, which it dials once, missing a pair for good).
+	meshFails, rawFails, floorFails int
 }
 
 // add records one formation of kind: its duration, or err (logged and
@@ -222,10 +226,14 @@ func (p *formationPoint) add(k mb.Kind, d time.Duration, err error, log io.Write
 	switch {
 	case err != nil && k == mb.Mesh:
 		p.meshFails++
+	case err != nil && k == mb.RawOneRoute:
+		p.floorFails++
 	case err != nil:
 		p.rawFails++
 	case k == mb.Mesh:
 		p.mesh = append(p.mesh, d)
+	case k == mb.RawOneRoute:
+		p.floor = append(p.floor, d)
 	default:
 		p.raw = append(p.raw, d)
 	}
@@ -250,10 +258,12 @@ func measureFormation(r *results, log io.Writer) error {
 		fmt.Fprintf(log, "bench: formation %d/%d\n", rep+1, r.cfg.formReps)
 		for i, n := range r.cfg.nodes {
 			kinds := []mb.Kind{mb.Mesh, mb.Raw}
-			if (rep+i)%2 == 1 {
-				kinds = []mb.Kind{mb.Raw, mb.Mesh}
+			if n == slices.Max(r.cfg.nodes) {
+				// The floor: natsmesh's own server's route work.
+				kinds = append(kinds, mb.RawOneRoute)
 			}
-			for _, k := range kinds {
+			for j := range kinds {
+				k := kinds[(rep+i+j)%len(kinds)] // rotating which goes first
 				d, err := mb.TimeFormation(k, n)
 				r.formation[i].add(k, d, err, log)
 			}

@@ -197,3 +197,24 @@ func TestFormationFailures(t *testing.T) {
 		t.Errorf("a target is met despite a natsmesh formation that did not complete:\n%s", text)
 	}
 }
+
+// TestFloorRow: the largest concurrent formation has a second row, natsmesh
+// against nats-server with natsmesh's own route settings (the floor), with
+// the floor's own ratio to the documented idiom.
+func TestFloorRow(t *testing.T) {
+	d := func(ms int) []time.Duration { return []time.Duration{time.Duration(ms) * time.Millisecond} }
+	r := &results{cfg: tiny, failed: map[string]error{}, formation: []formationPoint{
+		{nodes: 3, mesh: d(8), raw: d(50)},
+		{nodes: 32, mesh: d(600), raw: d(600), floor: d(400)},
+	}}
+	var out bytes.Buffer
+	printTable(&out, r.formationRows(false))
+	text := out.String()
+	want := "| Formation, concurrent start, 32 nodes, vs nats-server with natsmesh's routes (one per peer), median of 1 | 600 ms | 400 ms (0.67× raw) | 1.50× |"
+	if !strings.Contains(strings.Join(strings.Fields(text), " "), want) {
+		t.Errorf("table lacks %q:\n%s", want, text)
+	}
+	if strings.Count(text, "vs nats-server with natsmesh's routes") != 1 {
+		t.Errorf("want the floor row once, at 32 nodes:\n%s", text)
+	}
+}

@@ -90,6 +90,16 @@ func (r *results) formationRows(seq bool) []row {
 			met = yesNo(ratio <= limit && p.meshFails == 0)
 		}
 		rows = append(rows, row{fmt.Sprintf("%s, median of %d", fig, len(p.mesh)), fmtDur(m), fmtDur(rw), fmtRatio(ratio), target, met})
+		if len(p.floor) > 0 && !f.seq {
+			// The floor: the same servers with natsmesh's route
+			// settings, without natsmesh.
+			fl := mb.Percentile(p.floor, 50)
+			rows = append(rows, row{
+				fmt.Sprintf("Formation, concurrent start, %d nodes, vs nats-server with natsmesh's routes (one per peer), median of %d", f.nodes, len(p.floor)),
+				fmtDur(m), fmt.Sprintf("%s (%s raw)", fmtDur(fl), fmtRatio(float64(fl)/float64(rw))),
+				fmtRatio(float64(m) / float64(fl)), "—", "—",
+			})
+		}
 	}
 
 	return rows
