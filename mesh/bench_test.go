@@ -79,7 +79,7 @@ func BenchmarkFormationSequential(b *testing.B) {
 // (meshbench.RawOneRoute). What natsmesh adds on top of its own server's
 // route work is mesh/floor; floor/raw is how far its route settings alone
 // take a formation from the documented idiom. Each iteration forms all
-// three, rotating which goes first. Reported (medians): "mesh-ms",
+// three (meshbench.FormationRound), rotating which goes first. Reported (medians): "mesh-ms",
 // "floor-ms", "raw-ms", "mesh/raw", "floor/raw" and "mesh/floor".
 // Sub-benchmarks "n=3" and "n=32" (so that -bench Formation/nodes=32 does
 // not run them); n=32 is skipped under the race detector, as in
@@ -93,22 +93,17 @@ func BenchmarkFormationFloor(b *testing.B) {
 			if n > 9 && raceEnabled() {
 				b.Skip("skipped under the race detector: see BenchmarkFormation")
 			}
-			kinds := []mb.Kind{mb.Mesh, mb.RawOneRoute, mb.Raw}
-			durs := map[mb.Kind][]time.Duration{}
+			durs := make([][]time.Duration, 3)
 			for i := range b.N {
-				for j := range kinds {
-					kind := kinds[(i+j)%len(kinds)]
-					c, d, err := mb.Form(kind, n)
-					if err != nil {
-						b.Fatal(kind, ": ", err)
-					}
-					b.StopTimer()
-					c.Close()
-					b.StartTimer()
-					durs[kind] = append(durs[kind], d)
+				ds, err := mb.FormationRound(i, n, mb.Mesh, mb.RawOneRoute, mb.Raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for k, d := range ds {
+					durs[k] = append(durs[k], d)
 				}
 			}
-			m, f, r := mb.Percentile(durs[mb.Mesh], 50), mb.Percentile(durs[mb.RawOneRoute], 50), mb.Percentile(durs[mb.Raw], 50)
+			m, f, r := mb.Percentile(durs[0], 50), mb.Percentile(durs[1], 50), mb.Percentile(durs[2], 50)
 			b.ReportMetric(mb.Ms(m), "mesh-ms")
 			b.ReportMetric(mb.Ms(f), "floor-ms")
 			b.ReportMetric(mb.Ms(r), "raw-ms")
