@@ -263,6 +263,13 @@ func (s *sysConn) takeLearned(id string) (description, bool, <-chan struct{}) {
 	return l.d, ok, wake
 }
 
+// forgetLearned forgets the description of id a hello brought, if any.
+func (s *sysConn) forgetLearned(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.learned, id)
+}
+
 // stopAwaiting forgets the channel takeLearned made for id: its describe
 // is over.
 func (s *sysConn) stopAwaiting(id string) {
@@ -308,11 +315,17 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 	var varzSince time.Time
 	var last error
 	found := func(d description) (string, []string, error) {
-		s.takeLearned(id) // one that came meanwhile is not needed
+		s.forgetLearned(id) // one that came meanwhile is not needed
 		for i, u := range d.ClientURLs {
 			d.ClientURLs[i] = unwildcard(u, fallbackIP)
 		}
 		return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
+	}
+	failed := func() (string, []string, error) {
+		if last != nil {
+			return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
+		}
+		return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 	}
 	defer s.stopAwaiting(id)
 	first := s.asksFirst(id)
@@ -331,7 +344,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		select {
 		case <-ctx.Done():
-			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
+			return failed()
 		case <-timer.C:
 		case <-heard:
 		}
@@ -372,10 +385,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		select {
 		case <-ctx.Done():
-			if last != nil {
-				return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
-			}
-			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
+			return failed()
 		case <-timer.C:
 		case <-heard:
 		}
