@@ -34,15 +34,18 @@ type learnedHello struct {
 }
 
 // Of two nodes that meet, the one with the smaller server ID asks first;
-// the other waits for its hello: helloEventWait from the start of its
-// describe without polling, then up to helloWait from the moment it sees
-// the first one's responder, before asking itself (a node that sends
-// none, an older natsmesh, is then asked). A hello no describe takes is
-// forgotten after learnedTTL.
+// the other waits for its hello, an event, and asks itself only once it
+// has seen the first one's responder for helloWait (a node that sends
+// none, an older natsmesh, is then asked); meanwhile it polls only every
+// describeSlowPoll, for that responder or a stock server's. helloWait is
+// long because a late hello means a busy mesh: while 32 nodes form at once
+// on 2 cores, a describe request and its reply take 100-500 ms, and when
+// the other node gave up after a millisecond (as it once did), both nodes
+// of two pairs in three asked, 830 requests where 496 do, in a formation
+// bound by CPU. A hello no describe takes is forgotten after learnedTTL.
 const (
-	helloEventWait = 20 * time.Millisecond
-	helloWait      = time.Millisecond
-	learnedTTL     = 10 * time.Second
+	helloWait  = 250 * time.Millisecond
+	learnedTTL = 10 * time.Second
 )
 
 // helloHeader carries, on a describe request, the asking node's own
@@ -279,7 +282,7 @@ func (s *sysConn) stopAwaiting(id string) {
 }
 
 // asksFirst tells whether this node asks peer id at once, rather than
-// waiting helloWait for the peer's hello (see helloWait).
+// waiting for the peer's hello (see helloWait).
 func (s *sysConn) asksFirst(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -328,31 +331,15 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 	}
 	defer s.stopAwaiting(id)
-	first := s.asksFirst(id)
-	timer := time.NewTimer(helloEventWait)
-	defer timer.Stop()
 	// The node that does not ask first waits for the other's hello, an
-	// event: it polls for the peer's responder (below) only if none has
-	// come within helloEventWait (the peer is slow, or sends none).
-	for !first {
-		d, ok, heard := s.takeLearned(id)
-		if ok {
-			return found(d)
-		}
-		if time.Since(start) >= helloEventWait {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return failed()
-		case <-timer.C:
-		case <-heard:
-		}
-	}
+	// event; it polls slowly, only to ask itself should the hello not
+	// come (see helloWait) and to find a stock server.
+	first := s.asksFirst(id)
 	var responderSince time.Time
 	// Polled below: made once, not at every poll.
 	descSubj, varzSubj := describeSubject(id), varzSubject(id)
-	timer.Reset(wait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		// The peer may have described itself already, asking this node.
 		d, ok, heard := s.takeLearned(id)
@@ -389,7 +376,11 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		case <-timer.C:
 		case <-heard:
 		}
-		wait = describePoll(wait, time.Since(start), s.describing.Load())
+		if first {
+			wait = describePoll(wait, time.Since(start), s.describing.Load())
+		} else {
+			wait = describeSlowPoll
+		}
 		timer.Reset(wait)
 	}
 }

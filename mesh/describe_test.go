@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -154,6 +155,47 @@ func TestDescribeWakesOnHello(t *testing.T) {
 	assert.Empty(t, a.sys.awaiting)
 	assert.Empty(t, a.sys.learned)
 	a.sys.mu.Unlock()
+}
+
+// TestDescribeAsksWhenNoHelloComes: a node that does not ask first, whose
+// peer answers describe requests but sends no hello (an older natsmesh),
+// asks the peer itself once it has seen the peer's responder for
+// helloWait, and not before.
+func TestDescribeAsksWhenNoHelloComes(t *testing.T) {
+	a, err := Start(options.Options{Name: "a"})
+	require.NoError(t, err)
+	defer a.Shutdown()
+	<-a.rtDone
+	const id = "IDV" // smaller than any server ID ("N..."): it asks first
+	require.False(t, a.sys.asksFirst(id))
+	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
+	require.NoError(t, err)
+	reply, err := json.Marshal(describeReply{Description: desc})
+	require.NoError(t, err)
+	asked := make(chan time.Time, 1)
+	sub, err := a.sys.nc.Subscribe(describeSubject(id), func(m *nats.Msg) {
+		select {
+		case asked <- time.Now():
+		default:
+		}
+		_ = m.Respond(reply)
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, a.sys.nc.Flush())
+
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	start := time.Now()
+	cu, _, err := a.sys.describe(ctx, id, "10.1.2.3")
+	require.NoError(t, err)
+	assert.Equal(t, "nats://10.1.2.3:4248", cu)
+	select {
+	case at := <-asked:
+		assert.GreaterOrEqual(t, at.Sub(start), helloWait, "asked before the hello could come")
+	default:
+		t.Fatal("described without asking")
+	}
 }
 
 // describeFixture is what the tests of describe replies and hellos share:
