@@ -119,16 +119,7 @@ func TestHelloAnswersDescribe(t *testing.T) {
 // as it comes, though the peer has no responder to poll for, and leaves
 // nothing behind.
 func TestDescribeWakesOnHello(t *testing.T) {
-	a, err := Start(options.Options{Name: "a"})
-	require.NoError(t, err)
-	defer a.Shutdown()
-	<-a.rtDone
-	const id = "IDV" // smaller than any server ID ("N..."): it asks first
-	require.False(t, a.sys.asksFirst(id))
-	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
-	require.NoError(t, err)
-	hello, err := json.Marshal(describeReply{Description: desc})
-	require.NoError(t, err)
+	a, id, hello := nodeAfterV(t)
 
 	// Once the describe waits (bounded: else it times out and fails),
 	// v's hello comes.
@@ -162,16 +153,7 @@ func TestDescribeWakesOnHello(t *testing.T) {
 // asks the peer itself once it has seen the peer's responder for
 // helloWait, and not before.
 func TestDescribeAsksWhenNoHelloComes(t *testing.T) {
-	a, err := Start(options.Options{Name: "a"})
-	require.NoError(t, err)
-	defer a.Shutdown()
-	<-a.rtDone
-	const id = "IDV" // smaller than any server ID ("N..."): it asks first
-	require.False(t, a.sys.asksFirst(id))
-	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
-	require.NoError(t, err)
-	reply, err := json.Marshal(describeReply{Description: desc})
-	require.NoError(t, err)
+	a, id, reply := nodeAfterV(t)
 	asked := make(chan time.Time, 1)
 	sub, err := a.sys.nc.Subscribe(describeSubject(id), func(m *nats.Msg) {
 		select {
@@ -196,6 +178,25 @@ func TestDescribeAsksWhenNoHelloComes(t *testing.T) {
 	default:
 		t.Fatal("described without asking")
 	}
+}
+
+// nodeAfterV starts node a, which does not ask first when it meets a
+// peer v of server ID "IDV" (smaller than any server ID, "N..."), and
+// returns it with v's ID and v's plain description as a describe reply (or
+// unsigned hello) carries it.
+func nodeAfterV(t *testing.T) (a *Node, id string, described []byte) {
+	t.Helper()
+	a, err := Start(options.Options{Name: "a"})
+	require.NoError(t, err)
+	t.Cleanup(a.Shutdown)
+	<-a.rtDone
+	id = "IDV"
+	require.False(t, a.sys.asksFirst(id))
+	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
+	require.NoError(t, err)
+	described, err = json.Marshal(describeReply{Description: desc})
+	require.NoError(t, err)
+	return a, id, described
 }
 
 // describeFixture is what the tests of describe replies and hellos share:
