@@ -282,11 +282,35 @@ func (s *sysConn) stopAwaiting(id string) {
 }
 
 // asksFirst tells whether this node asks peer id at once, rather than
-// waiting for the peer's hello (see helloWait).
+// waiting for the peer's hello (see helloWait): it does if its server ID
+// is the smaller, and for a peer it has described before. That peer's
+// routes went and came back (server IDs are new at every start); if the
+// peer did not notice, it has no one to describe and sends no hello.
 func (s *sysConn) asksFirst(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.hello == "" || s.self < id
+	_, again := s.described[id]
+	return s.hello == "" || s.self < id || again
+}
+
+// markDescribed records that peer id has been described; past maxLearned
+// peers, the record starts afresh (a peer forgotten that way, should it
+// be described again, is waited for helloWait).
+func (s *sysConn) markDescribed(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.described) >= maxLearned {
+		clear(s.described)
+	}
+	s.described[id] = struct{}{}
+}
+
+// forgetDescribed forgets peer id, which said goodbye: its server ID
+// does not come back.
+func (s *sysConn) forgetDescribed(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.described, id)
 }
 
 // varzReply is the part of a $SYS.REQ.SERVER.<id>.VARZ reply we use.
@@ -319,6 +343,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 	var last error
 	found := func(d description) (string, []string, error) {
 		s.forgetLearned(id) // one that came meanwhile is not needed
+		s.markDescribed(id)
 		for i, u := range d.ClientURLs {
 			d.ClientURLs[i] = unwildcard(u, fallbackIP)
 		}

@@ -180,6 +180,38 @@ func TestDescribeAsksWhenNoHelloComes(t *testing.T) {
 	}
 }
 
+// TestRedescribeAsksAtOnce: a node describing again a peer it has
+// described before (its routes went and came back, which the peer may not
+// have noticed: then it sends no hello) asks at once, even when its
+// server ID is the larger; a peer that said goodbye is forgotten.
+func TestRedescribeAsksAtOnce(t *testing.T) {
+	a, err := Start(options.Options{Name: "a"})
+	require.NoError(t, err)
+	t.Cleanup(a.Shutdown)
+	b, err := Start(options.Options{Name: "b", Seed: a.ClusterURL()})
+	require.NoError(t, err)
+	t.Cleanup(b.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	require.NoError(t, a.WaitForPeers(ctx, 1))
+	require.NoError(t, b.WaitForPeers(ctx, 1))
+	lo, hi := a, b
+	if b.ID() < a.ID() {
+		lo, hi = b, a
+	}
+	require.True(t, hi.sys.asksFirst(lo.ID()), "described once: asks first")
+
+	start := time.Now()
+	cu, _, err := hi.sys.describe(ctx, lo.ID(), "127.0.0.1")
+	require.NoError(t, err)
+	assert.Equal(t, lo.ClusterURL(), cu)
+	assert.Less(t, time.Since(start), helloWait, "waited for a hello that does not come")
+
+	lo.Shutdown() // it says goodbye
+	require.Eventually(t, func() bool { return len(hi.Peers()) == 0 }, testWait, time.Millisecond)
+	assert.False(t, hi.sys.asksFirst(lo.ID()), "a peer that left is still remembered")
+}
+
 // nodeAfterV starts node a, which does not ask first when it meets a
 // peer v of server ID "IDV" (smaller than any server ID, "N..."), and
 // returns it with v's ID and v's plain description as a describe reply (or

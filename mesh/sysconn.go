@@ -45,6 +45,9 @@ type sysConn struct {
 	self       string // this node's server ID, once it serves describe
 	learned    map[string]learnedHello
 	awaiting   map[string]chan struct{}
+	// described holds the peers this node has described (see asksFirst),
+	// bounded by maxLearned.
+	described map[string]struct{}
 }
 
 // dialSys connects the system connection through d and subscribes to
@@ -67,7 +70,8 @@ func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, erro
 	}
 	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
 		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{},
-		learned: map[string]learnedHello{}, awaiting: map[string]chan struct{}{}}
+		learned: map[string]learnedHello{}, awaiting: map[string]chan struct{}{},
+		described: map[string]struct{}{}}
 	replies, err := nc.Subscribe(s.replyPrefix+"*", s.reply)
 	if err != nil {
 		nc.Close()

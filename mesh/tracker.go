@@ -245,6 +245,9 @@ func (t *tracker) reportLeaves(gone []Peer) {
 			delete(t.goodbyes, p.ID)
 		}
 		t.gmu.Unlock()
+		if why == Left {
+			t.sys.forgetDescribed(p.ID)
+		}
 		delete(t.known, p.ID)
 		t.parted(p.ID)
 		t.disp.post(event{kind: evLeft, peer: p, why: why})
