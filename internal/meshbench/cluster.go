@@ -12,7 +12,6 @@ package meshbench
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -165,15 +164,12 @@ func form(kind Kind, n int, sequential bool) (*Cluster, time.Duration, error) {
 	// whichever kind came next.
 	runtime.GC()
 	start := time.Now()
+	raw := kind == Raw || kind == RawTLS || kind == RawOneRoute
 	switch {
-	case kind == RawOneRoute && sequential:
-		err = c.formRawSequentialWith(n, oneRoute)
-	case kind == RawOneRoute:
-		err = c.formRawWith(n, oneRoute)
-	case (kind == Raw || kind == RawTLS) && sequential:
-		err = c.formRawSequential(n, pki)
-	case kind == Raw || kind == RawTLS:
-		err = c.formRaw(n, pki)
+	case raw && sequential:
+		err = c.formRawSequential(n, rawEdit(kind, pki))
+	case raw:
+		err = c.formRaw(n, rawEdit(kind, pki))
 	case sequential:
 		err = c.formMeshSequential(n)
 	default:
@@ -277,20 +273,22 @@ func (c *Cluster) formMeshSequential(n int) error {
 	return nil
 }
 
-// formRawSequential starts the raw servers one after another (each
-// until ReadyForConnections), each routed to node 0, then waits for a
-// full mesh; with route TLS from pki unless it is nil.
-func (c *Cluster) formRawSequential(n int, pki *RawPKI) error {
-	return c.formRawSequentialWith(n, func(i int, o *server.Options) {
-		if pki != nil {
-			o.Cluster.TLSConfig = pki.RouteTLS(i)
-		}
-	})
+// rawEdit is what a raw kind changes in server i's options: nothing for
+// Raw, route TLS from pki for RawTLS, one route per peer for RawOneRoute.
+func rawEdit(kind Kind, pki *RawPKI) func(i int, o *server.Options) {
+	switch kind {
+	case RawTLS:
+		return func(i int, o *server.Options) { o.Cluster.TLSConfig = pki.RouteTLS(i) }
+	case RawOneRoute:
+		return oneRoute
+	}
+	return func(int, *server.Options) {}
 }
 
-// formRawSequentialWith is formRawSequential with edit(i, options)
-// applied to every server's options.
-func (c *Cluster) formRawSequentialWith(n int, edit func(i int, o *server.Options)) error {
+// formRawSequential starts the raw servers one after another (each
+// until ReadyForConnections), each routed to node 0 and with edit(i,
+// options) applied, then waits for a full mesh.
+func (c *Cluster) formRawSequential(n int, edit func(i int, o *server.Options)) error {
 	var seed *url.URL
 	for i := range n {
 		s, err := startRawServerWith(i, seed, func(o *server.Options) { edit(i, o) })
@@ -309,19 +307,10 @@ func (c *Cluster) formRawSequentialWith(n int, edit func(i int, o *server.Option
 // connection per peer, no pool (see RawOneRoute).
 func oneRoute(_ int, o *server.Options) { o.Cluster.PoolSize = -1 }
 
-// formRaw forms a raw cluster, with route TLS from pki unless it is nil.
-func (c *Cluster) formRaw(n int, pki *RawPKI) error {
-	return c.formRawWith(n, func(i int, o *server.Options) {
-		if pki != nil {
-			o.Cluster.TLSConfig = pki.RouteTLS(i)
-		}
-	})
-}
-
-// formRawWith forms a raw cluster: node 0, then the others at once, each
+// formRaw forms a raw cluster: node 0, then the others at once, each
 // routed to node 0 and with edit(i, options) applied; then it waits for a
 // full mesh. The caller closes c on error.
-func (c *Cluster) formRawWith(n int, edit func(i int, o *server.Options)) error {
+func (c *Cluster) formRaw(n int, edit func(i int, o *server.Options)) error {
 	editOf := func(i int) func(*server.Options) { return func(o *server.Options) { edit(i, o) } }
 	first, err := startRawServerWith(0, nil, editOf(0))
 	if err != nil {
@@ -352,13 +341,7 @@ func (c *Cluster) formRawWith(n int, edit func(i int, o *server.Options)) error 
 // loopback addresses, free ports, no logging and, unless seed is nil,
 // Routes = [seed].
 func StartRawServer(i int, seed *url.URL) (*server.Server, error) {
-	return startRawServer(i, seed, nil)
-}
-
-// startRawServer is StartRawServer with routeTLS as Cluster.TLSConfig
-// (nil: plain routes).
-func startRawServer(i int, seed *url.URL, routeTLS *tls.Config) (*server.Server, error) {
-	return startRawServerWith(i, seed, func(o *server.Options) { o.Cluster.TLSConfig = routeTLS })
+	return startRawServerWith(i, seed, func(*server.Options) {})
 }
 
 // startRawServerWith is StartRawServer with edit applied to the options

@@ -77,7 +77,7 @@ func IdleCPURound(i, n int, settle, window time.Duration) (mesh, raw float64, er
 // ping settings.
 func formRawPinged(n int) (*Cluster, error) {
 	c := &Cluster{Kind: Raw, Servers: make([]*server.Server, n)}
-	err := c.formRawWith(n, func(_ int, o *server.Options) {
+	err := c.formRaw(n, func(_ int, o *server.Options) {
 		o.Cluster.PingInterval = options.DefaultPingInterval
 		o.MaxPingsOut = options.DefaultMaxPingsOut
 	})
