@@ -3,7 +3,6 @@ package mesh_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	mb "github.com/natsmesh/natsmesh/internal/meshbench"
 )
@@ -73,19 +72,8 @@ func BenchmarkFormationSecret(b *testing.B) {
 	// A sub-benchmark, as in BenchmarkFormation: -bench Formation/nodes=32
 	// must not run this one.
 	b.Run("nodes=3", func(b *testing.B) {
-		kinds := []mb.Kind{mb.MeshSecret, mb.Mesh, mb.Raw, mb.RawTLS}
-		durs := make([][]time.Duration, len(kinds))
-		for i := 0; i < b.N; i++ {
-			ds, err := mb.FormationRound(i, 3, kinds...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for k, d := range ds {
-				durs[k] = append(durs[k], d)
-			}
-		}
-		med := func(k int) time.Duration { return mb.Percentile(durs[k], 50) }
-		secret, plain, raw, rawTLS := med(0), med(1), med(2), med(3)
+		med := formationMedians(b, 3, mb.MeshSecret, mb.Mesh, mb.Raw, mb.RawTLS)
+		secret, plain, raw, rawTLS := med[0], med[1], med[2], med[3]
 		b.ReportMetric(mb.Ms(secret), "secret-ms")
 		b.ReportMetric(mb.Ms(plain), "plain-ms")
 		b.ReportMetric(mb.Ms(raw), "raw-ms")

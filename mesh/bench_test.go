@@ -93,17 +93,8 @@ func BenchmarkFormationFloor(b *testing.B) {
 			if n > 9 && raceEnabled() {
 				b.Skip("skipped under the race detector: see BenchmarkFormation")
 			}
-			durs := make([][]time.Duration, 3)
-			for i := range b.N {
-				ds, err := mb.FormationRound(i, n, mb.Mesh, mb.RawOneRoute, mb.Raw)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for k, d := range ds {
-					durs[k] = append(durs[k], d)
-				}
-			}
-			m, f, r := mb.Percentile(durs[0], 50), mb.Percentile(durs[1], 50), mb.Percentile(durs[2], 50)
+			med := formationMedians(b, n, mb.Mesh, mb.RawOneRoute, mb.Raw)
+			m, f, r := med[0], med[1], med[2]
 			b.ReportMetric(mb.Ms(m), "mesh-ms")
 			b.ReportMetric(mb.Ms(f), "floor-ms")
 			b.ReportMetric(mb.Ms(r), "raw-ms")
@@ -112,6 +103,28 @@ func BenchmarkFormationFloor(b *testing.B) {
 			b.ReportMetric(float64(m)/float64(f), "mesh/floor")
 		})
 	}
+}
+
+// formationMedians forms an n-node cluster of every kind at each of b.N
+// iterations (meshbench.FormationRound, rotating which goes first) and
+// returns the median formation time of each kind, in the order of kinds.
+func formationMedians(b *testing.B, n int, kinds ...mb.Kind) []time.Duration {
+	b.Helper()
+	durs := make([][]time.Duration, len(kinds))
+	for i := range b.N {
+		ds, err := mb.FormationRound(i, n, kinds...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k, d := range ds {
+			durs[k] = append(durs[k], d)
+		}
+	}
+	med := make([]time.Duration, len(kinds))
+	for k := range kinds {
+		med[k] = mb.Percentile(durs[k], 50)
+	}
+	return med
 }
 
 // startsPerOp is how many starts of each side one iteration of
