@@ -349,12 +349,6 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		return unwildcard(d.ClusterURL, fallbackIP), d.ClientURLs, nil
 	}
-	failed := func() (string, []string, error) {
-		if last != nil {
-			return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
-		}
-		return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
-	}
 	defer s.stopAwaiting(id)
 	// The node that does not ask first waits for the other's hello, an
 	// event; it polls slowly, only to ask itself should the hello not
@@ -397,7 +391,10 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		}
 		select {
 		case <-ctx.Done():
-			return failed()
+			if last != nil {
+				return "", nil, fmt.Errorf("natsmesh: describe %s: %w (%w)", id, last, ctx.Err())
+			}
+			return "", nil, fmt.Errorf("natsmesh: %s: its system-account subscriptions did not arrive: %w", id, ctx.Err())
 		case <-timer.C:
 		case <-heard:
 		}

@@ -208,7 +208,7 @@ func TestRedescribeAsksAtOnce(t *testing.T) {
 	assert.Less(t, time.Since(start), helloWait, "waited for a hello that does not come")
 
 	lo.Shutdown() // it says goodbye
-	require.Eventually(t, func() bool { return len(hi.Peers()) == 0 }, testWait, time.Millisecond)
+	waitFor(t, "the peer's leave", func() bool { return len(hi.Peers()) == 0 })
 	assert.False(t, hi.sys.asksFirst(lo.ID()), "a peer that left is still remembered")
 }
 
