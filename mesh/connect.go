@@ -32,7 +32,7 @@ var errConnectTimeout = fmt.Errorf("handshake not finished within %s (ConnectTim
 // returns ErrShutdown at once.
 //
 // When clients must log in (Options.Users or Token), the connection logs
-// in to the global account with a key of the node's own, unless opts
+// in to the global account with a login of the node's own, unless opts
 // carry credentials (nats.UserInfo, nats.Token, ...), which are then used
 // as given. It does not use TLS, whatever Options.ClientTLS says: nothing
 // crosses a network.
@@ -42,8 +42,8 @@ func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		return nil, err
 	}
 	defer n.dials.finish(d)
-	if n.app.key != nil && !hasCredentials(opts) {
-		opts = append(opts[:len(opts):len(opts)], nats.Nkey(n.app.pub, n.app.sign))
+	if n.app.user != "" && !hasCredentials(opts) {
+		opts = append(opts[:len(opts):len(opts)], nats.UserInfo(n.app.user, n.app.pass))
 	}
 	nc, err := d.connect(opts...)
 	if err != nil {

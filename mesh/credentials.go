@@ -1,32 +1,24 @@
 package mesh
 
-import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"fmt"
+import "crypto/rand"
 
-	"github.com/nats-io/nkeys"
-)
+// login is how one of the node's own in-process connections logs in: a
+// user of the node's server with a name and password made fresh at Start
+// and allowed on in-process connections only (inProcessOnly), so that it
+// opens nothing to the network even if it were known. (An nkey would need
+// a signature made and checked at every such connection, which cost more
+// CPU than the rest of its handshake.) The password is kept out of logs
+// (redactor) and out of the options Options.ServerOptions is shown
+// (serverOptions adds the users after it).
+type login struct{ user, pass string }
 
-type credentials struct {
-	key ed25519.PrivateKey
-	pub string // the public key, as an nkey
+// newLogin makes a login whose user name is prefix and random characters,
+// so that it cannot be one of Options.Users, and whose password is 256
+// random bits.
+func newLogin(prefix string) login {
+	return login{user: prefix + "-" + rand.Text()[:10], pass: rand.Text() + rand.Text()}
 }
 
-// newCredentials makes a user nkey. It keeps the Ed25519 key itself:
-// nkeys' KeyPair derives it from the seed again for every public key and
-// every signature, each time the cost of a key generation.
-func newCredentials() (credentials, error) {
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
-	}
-	enc, err := nkeys.Encode(nkeys.PrefixByteUser, pub)
-	if err != nil {
-		return credentials{}, fmt.Errorf("natsmesh: internal nkey: %w", err)
-	}
-	return credentials{key: key, pub: string(enc)}, nil
-}
-
-// sign signs a server nonce, as nats.Nkey's callback does.
-func (c credentials) sign(nonce []byte) ([]byte, error) { return ed25519.Sign(c.key, nonce), nil }
+// inProcessOnly is nats-server's allowed connection types for a user that
+// may log in on in-process connections only (jwt.ConnectionTypeInProcess).
+var inProcessOnly = map[string]struct{}{"IN_PROCESS": {}}

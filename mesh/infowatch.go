@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,7 +20,7 @@ import (
 // membership follows route state without polling.
 type infoWatch struct {
 	srv     *server.Server
-	creds   credentials
+	creds   login
 	cue     func()
 	mu      sync.Mutex
 	conn    net.Conn
@@ -38,7 +37,7 @@ const (
 	watchRedialMax = time.Second
 )
 
-func startInfoWatch(srv *server.Server, creds credentials, cue func()) (*infoWatch, error) {
+func startInfoWatch(srv *server.Server, creds login, cue func()) (*infoWatch, error) {
 	w := &infoWatch{srv: srv, creds: creds, cue: cue, closing: make(chan struct{}), done: make(chan struct{})}
 	r, err := w.dial()
 	if err != nil {
@@ -96,9 +95,9 @@ func (w *infoWatch) run(r *bufio.Reader) {
 	}
 }
 
-// handshake reads the server's INFO, answers its nonce with the node's
-// nkey, and sends a PING; after the PONG the server sends async INFOs.
-func handshake(conn net.Conn, r *bufio.Reader, creds credentials) error {
+// handshake reads the server's INFO, logs in with the node's internal
+// login, and sends a PING; after the PONG the server sends async INFOs.
+func handshake(conn net.Conn, r *bufio.Reader, creds login) error {
 	_ = conn.SetDeadline(time.Now().Add(watchHandshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
 	line, err := r.ReadString('\n')
@@ -108,20 +107,10 @@ func handshake(conn net.Conn, r *bufio.Reader, creds credentials) error {
 	if !strings.HasPrefix(line, "INFO ") {
 		return fmt.Errorf("want INFO, got %q", line)
 	}
-	var info struct {
-		Nonce string `json:"nonce"`
-	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(line[5:])), &info); err != nil {
-		return fmt.Errorf("server INFO: %w", err)
-	}
-	sig, err := creds.sign([]byte(info.Nonce))
-	if err != nil {
-		return err
-	}
 	connect, _ := json.Marshal(map[string]any{
 		"verbose": false, "pedantic": false, "protocol": 1,
 		"name": internalConnName + "-watch", "lang": "go", "version": "natsmesh",
-		"nkey": creds.pub, "sig": base64.RawURLEncoding.EncodeToString(sig),
+		"user": creds.user, "pass": creds.pass,
 	})
 	if _, err = fmt.Fprintf(conn, "CONNECT %s\r\nPING\r\n", connect); err != nil {
 		return err

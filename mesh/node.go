@@ -15,8 +15,8 @@ import (
 // Node is one running mesh node. Its methods are safe for concurrent use.
 type Node struct {
 	opts  config
-	creds credentials    // the internal connections' login to the system account
-	app   credentials    // Connect's login to the global account, when clients must log in
+	creds login          // the internal connections' login to the system account
+	app   login          // Connect's login to the global account, when clients must log in (else zero)
 	sec   *routeSecurity // nil: plain routes
 	srv   *server.Server
 	log   *serverLog

@@ -21,7 +21,7 @@ type redactor struct {
 
 const redacted = "[REDACTED]"
 
-func newRedactor(n config) *redactor {
+func newRedactor(n config, internal ...string) *redactor {
 	var pairs []string
 	add := func(s string) {
 		if s != "" {
@@ -36,6 +36,9 @@ func newRedactor(n config) *redactor {
 	add(n.SystemUser.Password)
 	for _, u := range n.Users {
 		add(u.Password)
+	}
+	for _, s := range internal {
+		add(s)
 	}
 	r := &redactor{}
 	if len(pairs) > 0 {

@@ -9,20 +9,21 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// The library's own in-process connections authenticate to the system
-// account with an nkey made fresh for every node (its seed never leaves the
-// process). With only the system account configured, nats-server itself
-// makes every other client a no-auth user of the global account, as on a
-// stock nats-server without authorization.
+// The library's own in-process connections log in to the system account
+// as a user made fresh for every node and allowed on in-process
+// connections only (see login). With only the system account configured,
+// nats-server itself makes every other client a no-auth user of the
+// global account, as on a stock nats-server without authorization.
 //
 // With Users or Token, clients must log in. nats-server adds its no-auth
 // user whenever the only accounts are the global and the system one (an
 // embedder cannot say that an authorization block was given), which would
 // leave anonymous clients in: an empty third account, closedAccount, stops
-// that. Connect then logs in to the global account with a second nkey of
-// the node's own.
+// that. Connect then logs in to the global account with a second login of
+// the node's own, also in process only.
 const (
 	internalConnName = "natsmesh-internal"
+	appLoginName     = "natsmesh-connect"
 	closedAccount    = "natsmesh-no-anonymous"
 )
 
@@ -37,7 +38,7 @@ func clientsMustLogIn(n config) bool { return len(n.Users) > 0 || n.Token != "" 
 // serverOptions translates checked options into nats-server's. app is the
 // node's login to the global account, used when clients must log in; sec
 // is the route TLS (nil: plain routes).
-func serverOptions(n config, routes []*url.URL, creds, app credentials, sec *routeSecurity) *server.Options {
+func serverOptions(n config, routes []*url.URL, creds, app login, sec *routeSecurity) *server.Options {
 	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 	o := &server.Options{
 		ServerName:          n.Name,
@@ -49,7 +50,6 @@ func serverOptions(n config, routes []*url.URL, creds, app credentials, sec *rou
 		MaxPayload:          server.MAX_PAYLOAD_SIZE,
 		Accounts:            []*server.Account{sys},
 		SystemAccount:       server.DEFAULT_SYSTEM_ACCOUNT,
-		Nkeys:               []*server.NkeyUser{{Nkey: creds.pub, Account: sys}},
 		LameDuckDuration:    n.LameDuckDuration,
 		LameDuckGracePeriod: max(n.LameDuckDuration/10, time.Nanosecond), // 0 would mean nats-server's 10 s
 		Cluster: server.ClusterOpts{
@@ -94,7 +94,6 @@ func serverOptions(n config, routes []*url.URL, creds, app credentials, sec *rou
 	}
 	if clientsMustLogIn(n) {
 		o.Accounts = append(o.Accounts, server.NewAccount(closedAccount))
-		o.Nkeys = append(o.Nkeys, &server.NkeyUser{Nkey: app.pub}) // no account: the global one
 		for _, u := range n.Users {
 			o.Users = append(o.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions})
 		}
@@ -113,6 +112,13 @@ func serverOptions(n config, routes []*url.URL, creds, app credentials, sec *rou
 	jetStreamServerOptions(o, n)
 	if n.ServerOptions != nil {
 		n.ServerOptions(o)
+	}
+	// The node's own logins, added after ServerOptions: it never sees
+	// their passwords.
+	o.Users = append(o.Users, &server.User{Username: creds.user, Password: creds.pass, Account: sys, AllowedConnectionTypes: inProcessOnly})
+	if app.user != "" {
+		// No account: the global one.
+		o.Users = append(o.Users, &server.User{Username: app.user, Password: app.pass, AllowedConnectionTypes: inProcessOnly})
 	}
 	return o
 }

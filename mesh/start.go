@@ -42,15 +42,10 @@ func Start(o options.Options) (*Node, error) {
 		}
 	}
 
-	creds, err := newCredentials()
-	if err != nil {
-		return nil, err
-	}
-	var app credentials
+	creds := newLogin(internalConnName)
+	var app login
 	if clientsMustLogIn(n) {
-		if app, err = newCredentials(); err != nil {
-			return nil, err
-		}
+		app = newLogin(appLoginName)
 	}
 	sec, err := newRouteSecurity(n)
 	if err != nil {
@@ -63,7 +58,7 @@ func Start(o options.Options) (*Node, error) {
 	node := &Node{opts: n, creds: creds, app: app, sec: sec, closed: make(chan struct{}), js: js}
 	node.done = make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
-	sl.redact = newRedactor(n)
+	sl.redact = newRedactor(n, creds.pass, app.pass)
 	node.log = sl
 	sl.onClash = node.noteClash
 	node.joiner = newJoiner(node)

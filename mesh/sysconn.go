@@ -55,9 +55,9 @@ type sysConn struct {
 // handshake (ConnectTimeout) and lets the node's Shutdown cut it short: a
 // server that stops answering mid-handshake (lame duck) would otherwise
 // hold nats.go on its pipe for its flusher timeout, a minute.
-func dialSys(d *pipeDial, srv *server.Server, creds credentials) (*sysConn, error) {
+func dialSys(d *pipeDial, srv *server.Server, creds login) (*sysConn, error) {
 	nc, err := d.connect(
-		nats.Nkey(creds.pub, creds.sign),
+		nats.UserInfo(creds.user, creds.pass),
 		nats.Name(internalConnName),
 		// Should the server ever drop this connection, it comes back
 		// (in process, within a second) with its subscriptions.
