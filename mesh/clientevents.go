@@ -18,9 +18,10 @@ import (
 // $SYS.SERVER.<id>.CLIENT.AUTH.ERR. All arrive on one channel, in the order
 // the server sent them, and one goroutine posts them.
 type clientWatch struct {
-	srv      *server.Server
-	ports    map[uint64]int // client ID -> its remote port, while connected
-	serverID string
+	srv          *server.Server
+	internalUser string         // the user name of the node's own connections (see internal)
+	ports        map[uint64]int // client ID -> its remote port, while connected
+	serverID     string
 	// serverIDBytes is serverID, to look for in advisories undecoded.
 	serverIDBytes []byte
 	post          func(event)
@@ -30,9 +31,9 @@ type clientWatch struct {
 	done          chan struct{}
 }
 
-func (s *sysConn) watchClients(srv *server.Server, connects, authErrors bool, post func(event)) (*clientWatch, error) {
+func (s *sysConn) watchClients(srv *server.Server, internalUser string, connects, authErrors bool, post func(event)) (*clientWatch, error) {
 	serverID := srv.ID()
-	w := &clientWatch{srv: srv, ports: map[uint64]int{}, serverID: serverID, serverIDBytes: []byte(serverID), post: post, ch: make(chan *nats.Msg, 4096),
+	w := &clientWatch{srv: srv, internalUser: internalUser, ports: map[uint64]int{}, serverID: serverID, serverIDBytes: []byte(serverID), post: post, ch: make(chan *nats.Msg, 4096),
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 	var subjects []string
 	if connects {
@@ -95,7 +96,7 @@ func (w *clientWatch) handle(m *nats.Msg) {
 	switch {
 	case strings.HasSuffix(m.Subject, ".CONNECT"):
 		var ev server.ConnectEventMsg
-		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || w.internal(ev.Client) {
 			return
 		}
 		c := clientOf(ev.Client)
@@ -104,7 +105,7 @@ func (w *clientWatch) handle(m *nats.Msg) {
 		w.post(event{kind: evClientConnected, client: c})
 	case strings.HasSuffix(m.Subject, ".DISCONNECT"), strings.HasSuffix(m.Subject, ".AUTH.ERR"):
 		var ev server.DisconnectEventMsg
-		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || internal(ev.Client) {
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Server.ID != w.serverID || w.internal(ev.Client) {
 			return
 		}
 		c := clientOf(ev.Client)
@@ -140,11 +141,11 @@ func (w *clientWatch) port(id uint64) int {
 	return cz.Conns[0].Port
 }
 
-// internal reports the library's own connections: only they can log in to
-// the system account (with the node's own nkey), whatever a client names
-// itself.
-func internal(ci server.ClientInfo) bool {
-	return ci.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(ci.Name, internalConnName)
+// internal reports the library's own connections by the user they logged
+// in as, which only they can be (see login), not by the name they give,
+// which any client of the system account (an operator's) can choose.
+func (w *clientWatch) internal(ci server.ClientInfo) bool {
+	return ci.Account == server.DEFAULT_SYSTEM_ACCOUNT && ci.User == w.internalUser
 }
 
 func clientOf(ci server.ClientInfo) Client {

@@ -1,15 +1,22 @@
 package mesh
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"slices"
+	"sync/atomic"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
 
 // login is how one of the node's own in-process connections logs in: a
 // user of the node's server with a name and password made fresh at Start
-// and allowed on in-process connections only (inProcessOnly), so that it
-// opens nothing to the network even if it were known. (An nkey would need
-// a signature made and checked at every such connection, which cost more
-// CPU than the rest of its handshake.) The password is kept out of logs
-// (redactor) and out of the options Options.ServerOptions is shown
-// (serverOptions adds the users after it).
+// and allowed on in-process connections only, so that it opens nothing to
+// the network even if it were known. (An nkey would need a signature made
+// and checked at every such connection, which cost more CPU than the rest
+// of its handshake.) The password is kept out of logs (redactor) and out
+// of what the application's ServerOptions callback, authenticator or auth
+// callout is shown (addLogins).
 type login struct{ user, pass string }
 
 // newLogin makes a login whose user name is prefix and random characters,
@@ -19,6 +26,76 @@ func newLogin(prefix string) login {
 	return login{user: prefix + "-" + rand.Text()[:10], pass: rand.Text() + rand.Text()}
 }
 
-// inProcessOnly is nats-server's allowed connection types for a user that
-// may log in on in-process connections only (jwt.ConnectionTypeInProcess).
-var inProcessOnly = map[string]struct{}{"IN_PROCESS": {}}
+// addLogins adds the node's logins to o, once the application's
+// ServerOptions callback has run (so that it never sees them): creds to
+// acc (the system account), and app, if set, to the global account. An
+// authenticator of the application's (CustomClientAuthentication, which
+// nats-server asks instead of its users) is asked only about other
+// clients, and an auth callout skips the logins: neither is handed their
+// passwords, nor can refuse the node its own connections.
+func addLogins(o *server.Options, acc *server.Account, creds, app login) {
+	users := []*server.User{{Username: creds.user, Password: creds.pass, Account: acc, AllowedConnectionTypes: inProcessOnly()}}
+	if app.user != "" {
+		users = append(users, &server.User{Username: app.user, Password: app.pass, AllowedConnectionTypes: inProcessOnly()})
+	}
+	// Clipped: the application's slice, if ServerOptions set one, is not
+	// written to.
+	o.Users = append(slices.Clip(o.Users), users...)
+	if o.CustomClientAuthentication != nil {
+		o.CustomClientAuthentication = &loginsFirst{users: users, app: o.CustomClientAuthentication}
+	}
+	if o.AuthCallout != nil {
+		ac := *o.AuthCallout
+		for _, u := range users {
+			ac.AuthUsers = append(slices.Clip(ac.AuthUsers), u.Username)
+		}
+		o.AuthCallout = &ac
+	}
+}
+
+// inProcessOnly returns nats-server's allowed connection types for a user
+// that may log in on in-process connections only
+// (jwt.ConnectionTypeInProcess).
+func inProcessOnly() map[string]struct{} { return map[string]struct{}{"IN_PROCESS": {}} }
+
+// loginsFirst checks the node's logins itself, as nats-server checks its
+// users (in process only, the password compared in constant time), and
+// hands every other client to the application's authenticator.
+type loginsFirst struct {
+	users []*server.User // as in the options: Account is the options' copy
+	app   server.Authentication
+	// srv is the server, set by Start once it exists (before it starts):
+	// a client is registered with the server's own account, not the
+	// options' copy of it.
+	srv atomic.Pointer[server.Server]
+}
+
+// Check implements server.Authentication.
+func (a *loginsFirst) Check(c server.ClientAuthentication) bool {
+	co := c.GetOpts()
+	for _, u := range a.users {
+		if co.Username != u.Username {
+			continue
+		}
+		// nats-server's in-process connections are net.Pipe ends.
+		addr := c.RemoteAddress()
+		if c.Kind() != server.CLIENT || addr == nil || addr.Network() != "pipe" ||
+			subtle.ConstantTimeCompare([]byte(co.Password), []byte(u.Password)) != 1 {
+			return false
+		}
+		var acc *server.Account // nil: the global account, where clients start
+		if u.Account != nil {
+			srv := a.srv.Load()
+			if srv == nil {
+				return false
+			}
+			var err error
+			if acc, err = srv.LookupAccount(u.Account.Name); err != nil {
+				return false
+			}
+		}
+		c.RegisterUser(&server.User{Username: u.Username, Account: acc})
+		return true
+	}
+	return a.app.Check(c)
+}

@@ -113,13 +113,7 @@ func serverOptions(n config, routes []*url.URL, creds, app login, sec *routeSecu
 	if n.ServerOptions != nil {
 		n.ServerOptions(o)
 	}
-	// The node's own logins, added after ServerOptions: it never sees
-	// their passwords.
-	o.Users = append(o.Users, &server.User{Username: creds.user, Password: creds.pass, Account: sys, AllowedConnectionTypes: inProcessOnly})
-	if app.user != "" {
-		// No account: the global one.
-		o.Users = append(o.Users, &server.User{Username: app.user, Password: app.pass, AllowedConnectionTypes: inProcessOnly})
-	}
+	addLogins(o, sys, creds, app)
 	return o
 }
 

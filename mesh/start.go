@@ -70,6 +70,9 @@ func Start(o options.Options) (*Node, error) {
 		js.stop(sl.log)
 		return nil, fmt.Errorf("%w: %w", ErrServer, err)
 	}
+	if lf, ok := sopts.CustomClientAuthentication.(*loginsFirst); ok {
+		lf.srv.Store(srv)
+	}
 	// The route certificate names the server's ID, known from here on;
 	// it is minted while the server starts, and the certificate callbacks
 	// wait for it. The authorities it is checked against are needed as
@@ -284,7 +287,7 @@ func (n *Node) startRuntime() (err error) {
 	var cw *clientWatch
 	clientEvents := needsClientEvents(h)
 	if clientEvents || h.AuthFailed != nil {
-		if cw, err = sys.watchClients(n.srv, clientEvents, h.AuthFailed != nil, n.disp.post); err != nil {
+		if cw, err = sys.watchClients(n.srv, n.creds.user, clientEvents, h.AuthFailed != nil, n.disp.post); err != nil {
 			return err
 		}
 		undo = append(undo, cw.stop)
