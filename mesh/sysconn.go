@@ -50,6 +50,14 @@ type sysConn struct {
 	described map[string]struct{}
 }
 
+// goodbyeBuffer is how many goodbyes (two or three per departing peer:
+// nats-server's shutdown and lame-duck broadcasts, natsmesh's own) wait for
+// the tracker while it is busy, a second at most (goodbyeSync): some 300
+// peers leaving at once. Every node allocates it at start; 4096 was a
+// sixth of what a 3-node formation allocates beyond nats-server (96 of
+// 600 KB).
+const goodbyeBuffer = 1024
+
 // dialSys connects the system connection through d and subscribes to
 // describe replies and goodbyes; the caller flushes. d bounds the
 // handshake (ConnectTimeout) and lets the node's Shutdown cut it short: a
@@ -68,7 +76,7 @@ func dialSys(d *pipeDial, srv *server.Server, creds login) (*sysConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsmesh: in-process system connection: %w", errprefix.Inner(err))
 	}
-	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, 4096),
+	s := &sysConn{acc: srv.SystemAccount(), nc: nc, goodbyes: make(chan *nats.Msg, goodbyeBuffer),
 		replyPrefix: nc.NewInbox() + ".", waiting: map[string]chan *nats.Msg{},
 		learned: map[string]learnedHello{}, awaiting: map[string]chan struct{}{},
 		described: map[string]struct{}{}}
