@@ -56,6 +56,17 @@ func TestInternalLoginsStayInProcess(t *testing.T) {
 	nc, err := n.Connect()
 	require.NoError(t, err, "Connect logs in with the node's own login")
 	nc.Close()
+	// Its two connections (system and watch) are known by their login
+	// (as waitInternalGone and the client hooks tell them).
+	cz, err := n.srv.Connz(&server.ConnzOptions{Account: server.DEFAULT_SYSTEM_ACCOUNT, Username: true})
+	require.NoError(t, err)
+	own := 0
+	for _, c := range cz.Conns {
+		if c.AuthorizedUser == n.creds.user {
+			own++
+		}
+	}
+	assert.Equal(t, 2, own, "connections logged in as the internal login")
 
 	for _, l := range []login{n.creds, n.app} {
 		require.NotEmpty(t, l.user)

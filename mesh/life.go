@@ -126,13 +126,14 @@ func (n *Node) Leave(ctx context.Context) error {
 func (n *Node) waitInternalGone(ctx context.Context) {
 	deadline := time.Now().Add(internalGoneTimeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20, Account: server.DEFAULT_SYSTEM_ACCOUNT})
+		cz, err := n.srv.Connz(&server.ConnzOptions{Limit: 1 << 20, Account: server.DEFAULT_SYSTEM_ACCOUNT, Username: true})
 		if err != nil {
 			return
 		}
 		internal := false
 		for _, c := range cz.Conns {
-			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && strings.HasPrefix(c.Name, internalConnName))
+			// By login, as the client hooks tell them (clientWatch.internal).
+			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && c.AuthorizedUser == n.creds.user)
 		}
 		if !internal {
 			return
