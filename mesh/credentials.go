@@ -14,9 +14,11 @@ import (
 // and allowed on in-process connections only, so that it opens nothing to
 // the network even if it were known. (An nkey would need a signature made
 // and checked at every such connection, which cost more CPU than the rest
-// of its handshake.) The password is kept out of logs (redactor) and out
-// of what the application's ServerOptions callback, authenticator or auth
-// callout is shown (addLogins).
+// of its handshake.) The password is kept out of logs (redactor), out of
+// the options while the application's ServerOptions callback runs, and
+// away from its authenticator or auth callout (addLogins). (A callback
+// that keeps the *server.Options can read it afterwards: code in the same
+// process, which could as well open an in-process connection itself.)
 type login struct{ user, pass string }
 
 // newLogin makes a login whose user name is prefix and random characters,
