@@ -37,8 +37,10 @@ func newLogin(prefix string) login {
 // passwords, nor can refuse the node its own connections.
 func addLogins(o *server.Options, acc *server.Account, creds, app login) {
 	users := []*server.User{{Username: creds.user, Password: creds.pass, Account: acc, AllowedConnectionTypes: inProcessOnly()}}
+	names := []string{creds.user}
 	if app.user != "" {
 		users = append(users, &server.User{Username: app.user, Password: app.pass, AllowedConnectionTypes: inProcessOnly()})
+		names = append(names, app.user)
 	}
 	// Clipped: the application's slice, if ServerOptions set one, is not
 	// written to.
@@ -48,9 +50,7 @@ func addLogins(o *server.Options, acc *server.Account, creds, app login) {
 	}
 	if o.AuthCallout != nil {
 		ac := *o.AuthCallout
-		for _, u := range users {
-			ac.AuthUsers = append(slices.Clip(ac.AuthUsers), u.Username)
-		}
+		ac.AuthUsers = append(slices.Clip(ac.AuthUsers), names...)
 		o.AuthCallout = &ac
 	}
 }
