@@ -81,10 +81,7 @@ func TestHellosAreChecked(t *testing.T) {
 // nothing.
 func TestHelloAnswersDescribe(t *testing.T) {
 	secret := options.NewSecret()
-	a, err := Start(options.Options{Name: "a", Secret: secret})
-	require.NoError(t, err)
-	defer a.Shutdown()
-	<-a.rtDone
+	a := startWithRuntime(t, options.Options{Name: "a", Secret: secret})
 	same, err := routetls.Derive(secret)
 	require.NoError(t, err)
 	other, err := routetls.Derive(options.NewSecret())
@@ -218,10 +215,7 @@ func TestRedescribeAsksAtOnce(t *testing.T) {
 // unsigned hello) carries it.
 func nodeAfterV(t *testing.T) (a *Node, id string, described []byte) {
 	t.Helper()
-	a, err := Start(options.Options{Name: "a"})
-	require.NoError(t, err)
-	t.Cleanup(a.Shutdown)
-	<-a.rtDone
+	a = startWithRuntime(t, options.Options{Name: "a"})
 	id = "IDV"
 	require.False(t, a.sys.asksFirst(id))
 	desc, err := json.Marshal(description{Name: "v", ID: id, ClusterURL: "nats://0.0.0.0:4248"})
