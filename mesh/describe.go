@@ -36,8 +36,9 @@ type learnedHello struct {
 // Of two nodes that meet, the one with the smaller server ID asks first;
 // the other waits for its hello, an event, and asks itself only once it
 // has seen the first one's responder for helloWait (a node that sends
-// none, an older natsmesh, is then asked); meanwhile it polls only every
-// describeSlowPoll, for that responder or a stock server's. helloWait is
+// none, an older natsmesh, is then asked); meanwhile it wakes only to
+// find that responder or a stock server's, and when either is due (see
+// untilDue). helloWait is
 // long because a late hello means a busy mesh: while 32 nodes form at once
 // on 2 cores, a describe request and its reply take 100-500 ms, and when
 // the other node gave up after a millisecond (as it once did), both nodes
@@ -401,7 +402,7 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 		if first {
 			wait = describePoll(wait, time.Since(start), s.describing.Load())
 		} else {
-			wait = describeSlowPoll
+			wait = untilDue(wait, responderSince, varzSince, time.Now())
 		}
 		timer.Reset(wait)
 	}
@@ -413,8 +414,8 @@ func (s *sysConn) describe(ctx context.Context, id, fallbackIP string) (clusterU
 // poll at most every describeFastPoll (an interest lookup is a
 // microsecond); then the steps grow to describeSlowPoll. While many
 // describes wait at once (a large mesh forming: hundreds), the fast step
-// grows with their number, so that together they poll no more than
-// describeFastPollers would.
+// grows in proportion to their number past describeFastPollers, so that
+// together they poll no more than describeFastPollers would.
 const (
 	describeFastFor     = 50 * time.Millisecond
 	describeFastPoll    = 250 * time.Microsecond
@@ -426,11 +427,37 @@ const (
 // with active describes under way.
 func describePoll(wait, elapsed time.Duration, active int64) time.Duration {
 	if elapsed < describeFastFor {
-		fast := describeFastPoll * time.Duration(max(1, active/describeFastPollers))
+		fast := describeFastPoll * time.Duration(max(active, describeFastPollers)) / describeFastPollers
 		return min(wait*2, min(fast, describeSlowPoll))
 	}
 	return min(wait*2, describeSlowPoll)
 }
+
+// untilDue returns how long a describe that does not ask first sleeps
+// after wait, at now: its hello wakes it (an event), so it needs to wake
+// only when the peer's responder will have been there for helloWait, or
+// a stock server's VARZ responder alone for stockGrace. Until either has
+// been seen, it looks for them every describeSlowPoll, then at doubling
+// steps up to describeIdlePoll; once one is due, every describeSlowPoll.
+// (Polling every describeSlowPoll throughout, these describes polled
+// about 9,000 times in a 32-node formation, 2,700 this way; all describes
+// took about a tenth of its CPU.)
+func untilDue(wait time.Duration, responderSince, varzSince, now time.Time) time.Duration {
+	var due time.Time
+	switch {
+	case !responderSince.IsZero():
+		due = responderSince.Add(helloWait)
+	case !varzSince.IsZero():
+		due = varzSince.Add(stockGrace)
+	default:
+		return min(max(2*wait, describeSlowPoll), describeIdlePoll)
+	}
+	return max(due.Sub(now), describeSlowPoll)
+}
+
+// describeIdlePoll is the longest step of a describe that does not ask
+// first, while it has seen neither responder of the peer.
+const describeIdlePoll = 50 * time.Millisecond
 
 // reply hands a describe reply to the ask waiting for it; a reply nobody
 // waits for (any more) is dropped.

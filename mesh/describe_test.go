@@ -298,3 +298,61 @@ func signedDescription(t *testing.T, d description, leaf *routetls.Leaf, prefix 
 	require.NoError(t, err)
 	return b
 }
+
+// TestUntilDue: a describe that does not ask first wakes for what can be
+// due (the fallback ask, a stock server), not at a fixed rate.
+func TestUntilDue(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name                string
+		wait                time.Duration
+		responder, varzSeen time.Duration // how long ago each was first seen; 0: not seen
+		want                time.Duration
+	}{
+		{"nothing seen yet: a slow poll", 0, 0, 0, describeSlowPoll},
+		{"nothing seen for a while: doubling", describeSlowPoll, 0, 0, 2 * describeSlowPoll},
+		{"nothing seen for long: capped", describeIdlePoll, 0, 0, describeIdlePoll},
+		{"responder just seen: until helloWait", describeSlowPoll, time.Millisecond, 0, helloWait - time.Millisecond},
+		{"responder and VARZ: the responder decides", describeSlowPoll, time.Millisecond, 200 * time.Millisecond, helloWait - time.Millisecond},
+		{"only VARZ: until stockGrace", describeSlowPoll, 0, 10 * time.Millisecond, stockGrace - 10*time.Millisecond},
+		{"past due: a slow poll", describeSlowPoll, 2 * helloWait, 0, describeSlowPoll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var responderSince, varzSince time.Time
+			if tt.responder > 0 {
+				responderSince = now.Add(-tt.responder)
+			}
+			if tt.varzSeen > 0 {
+				varzSince = now.Add(-tt.varzSeen)
+			}
+			assert.Equal(t, tt.want, untilDue(tt.wait, responderSince, varzSince, now))
+		})
+	}
+}
+
+// TestDescribePoll: a describe that asks first polls fast at first, its
+// step doubling, and more slowly while many describes poll at once, so
+// that together they poll about as often as describeFastPollers would.
+func TestDescribePoll(t *testing.T) {
+	tests := []struct {
+		name    string
+		wait    time.Duration
+		elapsed time.Duration
+		active  int64
+		want    time.Duration
+	}{
+		{"first steps double", 50 * time.Microsecond, 0, 1, 100 * time.Microsecond},
+		{"capped at the fast step", 200 * time.Microsecond, time.Millisecond, 1, describeFastPoll},
+		{"as many as describeFastPollers: the fast step", describeFastPoll, time.Millisecond, describeFastPollers, describeFastPoll},
+		{"twice as many: twice the step", describeFastPoll, time.Millisecond, 2 * describeFastPollers, 2 * describeFastPoll},
+		{"31 at once (a 32-node mesh forming)", describeFastPoll, time.Millisecond, 31, describeFastPoll * 31 / describeFastPollers},
+		{"never beyond the slow step", describeSlowPoll, time.Millisecond, 10000, describeSlowPoll},
+		{"after describeFastFor: doubling to the slow step", describeFastPoll, describeFastFor, 1, 2 * describeFastPoll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, describePoll(tt.wait, tt.elapsed, tt.active))
+		})
+	}
+}
