@@ -314,7 +314,8 @@ func TestUntilDue(t *testing.T) {
 		{"nothing seen for long: capped", describeIdlePoll, 0, 0, describeIdlePoll},
 		{"responder just seen: until helloWait", describeSlowPoll, time.Millisecond, 0, helloWait - time.Millisecond},
 		{"responder and VARZ: the responder decides", describeSlowPoll, time.Millisecond, 200 * time.Millisecond, helloWait - time.Millisecond},
-		{"only VARZ: until stockGrace", describeSlowPoll, 0, 10 * time.Millisecond, stockGrace - 10*time.Millisecond},
+		{"only VARZ: looks for the responder meanwhile", describeSlowPoll, 0, 10 * time.Millisecond, describeIdlePoll},
+		{"only VARZ, nearly due: until stockGrace", describeSlowPoll, 0, stockGrace - 10*time.Millisecond, 10 * time.Millisecond},
 		{"past due: a slow poll", describeSlowPoll, 2 * helloWait, 0, describeSlowPoll},
 	}
 	for _, tt := range tests {
@@ -355,4 +356,48 @@ func TestDescribePoll(t *testing.T) {
 			assert.Equal(t, tt.want, describePoll(tt.wait, tt.elapsed, tt.active))
 		})
 	}
+}
+
+// TestDescribeResponderAfterVarzIsNoStockServer: a peer whose VARZ
+// responder shows before its describe responder (nats-server's own
+// subscriptions exist from its start, a natsmesh node's responder comes a
+// moment later, as when a peer dials this node before it serves) and whose
+// hello is late or never comes is a natsmesh node: it is asked, not taken
+// for a stock server once stockGrace is past.
+func TestDescribeResponderAfterVarzIsNoStockServer(t *testing.T) {
+	a, id, reply := nodeAfterV(t)
+	varz := []byte(`{"data":{"host":"0.0.0.0","port":5222,"cluster":{"addr":"0.0.0.0","cluster_port":5248}}}`)
+	sub, err := a.sys.nc.Subscribe(varzSubject(id), func(m *nats.Msg) { _ = m.Respond(varz) })
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, a.sys.nc.Flush())
+
+	// Once the describe has seen the VARZ responder (it waits), the
+	// describe responder comes, a moment later (not a synchronization:
+	// the gap between the two is the case).
+	served := make(chan error, 1)
+	go func() {
+		for deadline := time.Now().Add(testWait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			a.sys.mu.Lock()
+			waiting := a.sys.awaiting[id] != nil
+			a.sys.mu.Unlock()
+			if waiting {
+				time.Sleep(20 * time.Millisecond)
+				s, err := a.sys.nc.Subscribe(describeSubject(id), func(m *nats.Msg) { _ = m.Respond(reply) })
+				if err == nil {
+					t.Cleanup(func() { _ = s.Unsubscribe() })
+					err = a.sys.nc.Flush()
+				}
+				served <- err
+				return
+			}
+		}
+		served <- context.DeadlineExceeded
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	cu, _, err := a.sys.describe(ctx, id, "10.1.2.3")
+	require.NoError(t, <-served)
+	require.NoError(t, err)
+	assert.Equal(t, "nats://10.1.2.3:4248", cu, "described by VARZ, as a stock server")
 }
