@@ -123,18 +123,21 @@ func run(cfg config, out, log io.Writer, svgPath string, markdown bool) error {
 		do   func(*results, io.Writer) error
 	}{
 		{stepStart, measureStart},
-		// Membership before the formations: a process that has run
-		// hundreds of servers keeps every goroutine descriptor it had
-		// (Go's runtime never frees them), and each later garbage
-		// collection walks them. That lengthens the hooks' tail
-		// (PeerJoined p99 from about 5 to about 7.5 ms here, the same as
-		// after spawning and ending 12,000 bare goroutines): a residue of
-		// this program's own 32-node formations that a process running
-		// one node does not carry. See BENCHMARKS.md.
+		// Membership latency and idle CPU before the formations: they
+		// measure a quiet process, and this program's own 32-node
+		// formations (64 servers at a time) leave Go's runtime with
+		// residue that a process running one node does not carry. It
+		// keeps every goroutine descriptor it had and each later garbage
+		// collection walks them (PeerJoined p99 from about 5 to about 7.5
+		// ms here, as after spawning and ending 12,000 bare goroutines),
+		// and for some seconds it returns the formations' memory to the
+		// OS (madvise) and collects, on the clock of whichever idle
+		// cluster runs first (idle CPU 1.5x where it is 0.8x). See
+		// BENCHMARKS.md.
 		{stepPeerEvents, measurePeerEvents},
+		{stepIdleCPU, measureIdleCPU},
 		{stepFormation, measureFormation},
 		{stepSequential, measureSequential},
-		{stepIdleCPU, measureIdleCPU},
 		{stepChurn, measureChurn},
 		{stepThroughput, measureThroughput},
 		{stepRequestReply, measureRequestReply},
