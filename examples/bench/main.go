@@ -125,15 +125,15 @@ func run(cfg config, out, log io.Writer, svgPath string, markdown bool) error {
 		{stepStart, measureStart},
 		// Membership latency and idle CPU before the formations: they
 		// measure a quiet process, and this program's own 32-node
-		// formations (64 servers at a time) leave Go's runtime with
-		// residue that a process running one node does not carry. It
-		// keeps every goroutine descriptor it had and each later garbage
-		// collection walks them (PeerJoined p99 from about 5 to about 7.5
-		// ms here, as after spawning and ending 12,000 bare goroutines),
-		// and for some seconds it returns the formations' memory to the
-		// OS (madvise) and collects, on the clock of whichever idle
-		// cluster runs first (idle CPU 1.5x where it is 0.8x). See
-		// BENCHMARKS.md.
+		// formations (up to about 7,800 goroutines at once, most in the
+		// raw idiom's clusters) leave Go's runtime with residue that a
+		// process running one node does not carry. It keeps every
+		// goroutine descriptor it had and each later garbage collection
+		// walks them (PeerJoined p99 from about 5 to about 7.5 ms here,
+		// as after spawning and ending 12,000 bare goroutines), and for
+		// some seconds it returns the formations' memory to the OS
+		// (madvise) and collects, on the clock of whichever idle cluster
+		// runs first (idle CPU 1.5x where it is 0.8x). See BENCHMARKS.md.
 		{stepPeerEvents, measurePeerEvents},
 		{stepIdleCPU, measureIdleCPU},
 		{stepFormation, measureFormation},
