@@ -141,11 +141,9 @@ func (w *clientWatch) port(id uint64) int {
 	return cz.Conns[0].Port
 }
 
-// internal reports the library's own connections by the user they logged
-// in as, which only they can be (see login), not by the name they give,
-// which any client of the system account (an operator's) can choose.
+// internal reports the library's own connections (see ownConnection).
 func (w *clientWatch) internal(ci server.ClientInfo) bool {
-	return ci.Account == server.DEFAULT_SYSTEM_ACCOUNT && ci.User == w.internalUser
+	return ownConnection(ci.Account, ci.User, w.internalUser)
 }
 
 func clientOf(ci server.ClientInfo) Client {

@@ -55,6 +55,14 @@ func addLogins(o *server.Options, acc *server.Account, creds, app login) {
 	}
 }
 
+// ownConnection tells whether a connection of account that logged in as
+// user is one of the node's own (internalUser is its internal login's user
+// name): only they can log in as that user, whatever name a client gives
+// itself (an operator's client of the system account can take any).
+func ownConnection(account, user, internalUser string) bool {
+	return account == server.DEFAULT_SYSTEM_ACCOUNT && user == internalUser
+}
+
 // inProcessOnly returns nats-server's allowed connection types for a user
 // that may log in on in-process connections only
 // (jwt.ConnectionTypeInProcess).

@@ -132,8 +132,7 @@ func (n *Node) waitInternalGone(ctx context.Context) {
 		}
 		internal := false
 		for _, c := range cz.Conns {
-			// By login, as the client hooks tell them (clientWatch.internal).
-			internal = internal || (c.Account == server.DEFAULT_SYSTEM_ACCOUNT && c.AuthorizedUser == n.creds.user)
+			internal = internal || ownConnection(c.Account, c.AuthorizedUser, n.creds.user)
 		}
 		if !internal {
 			return
