@@ -446,19 +446,16 @@ func describePoll(wait, elapsed time.Duration, active int64) time.Duration {
 // about 9,000 times in a 32-node formation, 2,700 this way; all describes
 // took about a tenth of its CPU.)
 func untilDue(wait time.Duration, responderSince, varzSince, now time.Time) time.Duration {
-	var due time.Time
 	switch {
 	case !responderSince.IsZero():
-		due = responderSince.Add(helloWait)
+		return max(responderSince.Add(helloWait).Sub(now), describeSlowPoll)
 	case !varzSince.IsZero():
 		// A natsmesh peer's responder may still come (it is subscribed
 		// after its server starts): look for it meanwhile.
-		due = varzSince.Add(stockGrace)
-		return max(min(due.Sub(now), describeIdlePoll), describeSlowPoll)
+		return max(min(varzSince.Add(stockGrace).Sub(now), describeIdlePoll), describeSlowPoll)
 	default:
 		return min(max(2*wait, describeSlowPoll), describeIdlePoll)
 	}
-	return max(due.Sub(now), describeSlowPoll)
 }
 
 // describeIdlePoll is the longest step of a describe that does not ask
