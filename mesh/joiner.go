@@ -33,9 +33,9 @@ const (
 // the configured ones and the remembered ones (the peers file, and peers
 // lost since the node started), as its routes, through nats-server's
 // configuration reload. nats-server keeps dialling each route (and logs the
-// failures). Once the node has a peer, gossip does the rest; the joiner
-// changes nothing while the node has peers, since changing routes through a
-// reload can close live ones.
+// failures). Once the node has a peer or a route, gossip does the rest;
+// the joiner changes nothing then, since changing routes through a reload
+// can close live ones, and nothing once the node is stopping.
 type joiner struct {
 	n      *Node
 	base   []*url.URL // Seed and ExtraSeeds
@@ -154,10 +154,14 @@ func (j *joiner) run() {
 		select {
 		case <-j.stopCh:
 			return
+		case <-j.n.closed:
+			// The node is stopping: its peers going now is no news, and
+			// a reload or a warning would only slow its stop down.
+			return
 		case <-j.wake:
 		case <-time.After(wait):
 		}
-		if len(j.n.Peers()) > 0 {
+		if !j.alone() {
 			alone, warned, wait = time.Time{}, 0, joinRetryMax
 			continue
 		}
@@ -182,6 +186,15 @@ func (j *joiner) run() {
 		}
 		wait = min(max(wait*2, joinRetryMin), joinRetryMax)
 	}
+}
+
+// alone tells whether the node has neither a peer nor a route. A route
+// is enough: gossip through it brings the rest of the mesh, and a peer
+// whose route is up but who is not described yet (while a large mesh
+// forms on a busy machine, that can take more than a second) has
+// answered.
+func (j *joiner) alone() bool {
+	return len(j.n.Peers()) == 0 && j.n.srv.NumRoutes() == 0
 }
 
 // left is the tracker's news that a peer left: a lost peer is worth

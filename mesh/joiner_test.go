@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -89,4 +90,39 @@ func TestAloneSkipsManyDeparted(t *testing.T) {
 	a.joiner.mu.Lock()
 	defer a.joiner.mu.Unlock()
 	assert.LessOrEqual(t, len(a.joiner.departed), rememberMax)
+}
+
+// TestAloneMeansNoRoute: a node whose route is up is not alone, even
+// before any peer is described (while a large mesh forms on a busy
+// machine, describes come more than a second after the routes), so its
+// joiner neither warns that no peer answered nor reloads its routes; a
+// node with neither a route nor a peer is alone.
+func TestAloneMeansNoRoute(t *testing.T) {
+	t.Parallel()
+	// A server that routes but is never described: without a system
+	// account it has neither natsmesh's responder nor a VARZ one.
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, NoSystemAccount: true,
+		Cluster: server.ClusterOpts{Name: "alone-means-no-route", Host: "127.0.0.1", Port: server.RANDOM_PORT},
+	})
+	require.NoError(t, err)
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+
+	lonely, err := Start(options.Options{Name: "lonely", Cluster: "alone-means-no-route"})
+	require.NoError(t, err)
+	t.Cleanup(lonely.Shutdown)
+	assert.True(t, lonely.joiner.alone(), "no seed, no route, no peer")
+
+	routed, err := Start(options.Options{Name: "routed", Cluster: "alone-means-no-route", Seed: "nats://" + s.ClusterAddr().String()})
+	require.NoError(t, err)
+	t.Cleanup(routed.Shutdown)
+	deadline := time.Now().Add(10 * time.Second)
+	for routed.Server().NumRoutes() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	require.Positive(t, routed.Server().NumRoutes(), "route to the undescribed server")
+	assert.Empty(t, routed.Peers(), "the undescribed server is no peer")
+	assert.False(t, routed.joiner.alone(), "a node with a route is not alone")
 }
