@@ -161,6 +161,9 @@ func (j *joiner) run() {
 		case <-j.wake:
 		case <-time.After(wait):
 		}
+		if j.n.stopping() { // its server stopped under it: the same
+			return
+		}
 		if !j.alone() {
 			alone, warned, wait = time.Time{}, 0, joinRetryMax
 			continue
