@@ -20,7 +20,7 @@ import (
 	"github.com/natsmesh/natsmesh/internal/address"
 )
 
-// Backoff of the joiner while the node has no peer.
+// Backoff of the joiner while the node has no peer and no route.
 const (
 	joinRetryMin = 100 * time.Millisecond
 	joinRetryMax = 5 * time.Second
@@ -28,14 +28,15 @@ const (
 	rememberMax = 64
 )
 
-// joiner keeps a node that has no peer looking for one: it asks the seed
-// provider again (with backoff) and hands nats-server the seeds it finds,
-// the configured ones and the remembered ones (the peers file, and peers
-// lost since the node started), as its routes, through nats-server's
-// configuration reload. nats-server keeps dialling each route (and logs the
-// failures). Once the node has a peer or a route, gossip does the rest;
-// the joiner changes nothing then, since changing routes through a reload
-// can close live ones, and nothing once the node is stopping.
+// joiner keeps a node that has no peer and no route looking for one: it
+// asks the seed provider again (with backoff) and hands nats-server the
+// seeds it finds, the configured ones and the remembered ones (the peers
+// file, and peers lost since the node started), as its routes, through
+// nats-server's configuration reload. nats-server keeps dialling each
+// route (and logs the failures). Once the node has a peer or a route,
+// gossip does the rest; the joiner changes nothing then, since changing
+// routes through a reload can close live ones, and nothing once the node
+// is stopping.
 type joiner struct {
 	n      *Node
 	base   []*url.URL // Seed and ExtraSeeds

@@ -89,8 +89,8 @@ type Options struct {
 	// SeedProvider finds seeds at run time: a static list, DNS A/AAAA or
 	// SRV records, a file (see package discovery). It is asked at Start
 	// (bounded by DiscoverTimeout) and again, with backoff, whenever the
-	// node has no peer; its seeds are tried alongside Seed and ExtraSeeds.
-	// nil: only Seed and ExtraSeeds.
+	// node has no peer and no route; its seeds are tried alongside Seed
+	// and ExtraSeeds. nil: only Seed and ExtraSeeds.
 	SeedProvider discovery.Provider
 
 	// PeersFile, if set, is where the node remembers the route URLs of the
