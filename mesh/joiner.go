@@ -132,7 +132,9 @@ func newJoiner(n *Node) *joiner {
 // peer, which may be gone for good, is not.
 func (j *joiner) seeds() []*url.URL {
 	seeds := slices.Clone(j.base)
-	seeds = append(seeds, j.n.discover(j.stopCh)...)
+	// n.closed, not stopCh: stopRuntime closes it first, and a stopping
+	// node has no use for the answer.
+	seeds = append(seeds, j.n.discover(j.n.closed)...)
 	j.n.log.setSeeds(seeds)
 	j.configured.Store(len(seeds) > 0)
 	seeds = append(seeds, j.rememberedURLs()...)
@@ -173,6 +175,9 @@ func (j *joiner) run() {
 			alone = time.Now()
 		}
 		seeds := j.seeds()
+		if j.n.stopping() { // it started stopping while the provider answered
+			return
+		}
 		if len(seeds) > 0 {
 			j.setRoutes(seeds)
 		}

@@ -3,7 +3,10 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/options"
 )
 
@@ -125,4 +129,50 @@ func TestAloneMeansNoRoute(t *testing.T) {
 	require.Positive(t, routed.Server().NumRoutes(), "route to the undescribed server")
 	assert.Empty(t, routed.Peers(), "the undescribed server is no peer")
 	assert.False(t, routed.joiner.alone(), "a node with a route is not alone")
+}
+
+// stallingProvider answers each call before its stallAt-th with its seed
+// at once, then ignores its context until released: it stands for a slow
+// DNS answer that is under way when the node starts stopping.
+type stallingProvider struct {
+	seed    *url.URL
+	stallAt int64
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (p *stallingProvider) Discover(context.Context) ([]*url.URL, error) {
+	if p.calls.Add(1) < p.stallAt {
+		return []*url.URL{p.seed}, nil
+	}
+	<-p.release
+	return []*url.URL{p.seed}, nil
+}
+
+// TestAloneStopsMidDiscover: a joiner that is asking a slow seed provider
+// when the node starts stopping ends there: it neither reloads the
+// stopping server's routes nor logs anything about its seeds. (It used to
+// wait for the end of stopRuntime's farewell to abandon the call, then
+// reload the routes without the discovered seed and log it.)
+func TestAloneStopsMidDiscover(t *testing.T) {
+	t.Parallel()
+	var logs syncbuf.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Nothing listens on either seed: the node stays alone.
+	p := &stallingProvider{seed: &url.URL{Scheme: "nats", Host: "127.0.0.1:2"}, stallAt: 3, release: make(chan struct{})}
+	t.Cleanup(func() { close(p.release) })
+	n, err := Start(options.Options{Name: "a", Cluster: "alone-stops-mid-discover",
+		Seed: "nats://127.0.0.1:1", SeedProvider: p, DiscoverTimeout: time.Hour, Logger: logger})
+	require.NoError(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.calls.Load() < p.stallAt && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	require.Equal(t, p.stallAt, p.calls.Load(), "the joiner is in its stalled Discover call")
+	before := len(logs.String())
+	n.Shutdown()
+	after := logs.String()[before:]
+	assert.NotContains(t, after, "seeds updated", "no reload of a stopping node's routes")
+	assert.NotContains(t, after, "still trying the seeds")
+	assert.NotContains(t, after, "cannot update the seeds")
 }
