@@ -2,7 +2,7 @@ package mesh_test
 
 // Benchmarks of natsmesh against nats-server embedded by hand, each with
 // its baseline in the same run. What is measured, and how, is documented
-// in package mesh/meshbench, which these benchmarks and examples/bench
+// in package internal/meshbench, which these benchmarks and examples/bench
 // share; BENCHMARKS.md at the repository root shows the latest figures.
 //
 //	go test -run '^$' -bench . ./mesh/...

@@ -13,7 +13,7 @@
 //	go run ./examples/bench -markdown          # the "Latest run" section of BENCHMARKS.md
 //
 // It runs the same code as the benchmarks in package mesh (go test -bench .
-// ./mesh/), from package mesh/meshbench, where each figure is documented.
+// ./mesh/), from package internal/meshbench, where each figure is documented.
 // BENCHMARKS.md explains the table.
 package main
 

@@ -143,7 +143,7 @@ func Form(n int, opts ...Option) (*Cluster, error) {
 }
 
 // WaitFormed waits until every node of the cluster sees all the others; it
-// fails (with ErrShutdown) if one of them was shut down.
+// fails (with mesh.ErrShutdown) if one of them was shut down.
 func (c *Cluster) WaitFormed(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
