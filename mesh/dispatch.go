@@ -127,8 +127,8 @@ type HookStats struct {
 // is running, how many events were delivered and dropped, and how many
 // client advisories were missed. A backlog that keeps growing means a hook
 // is slower than the events it is called for (or blocked); the node warns
-// at HookBacklogWarn and drops client and traffic events past
-// HookBacklogLimit. It is safe to call at any time, from a hook too, and
+// at HookBacklogWarn and drops client, route-error and traffic events
+// past HookBacklogLimit. It is safe to call at any time, from a hook too, and
 // after the node stopped (Backlog is then 0).
 func (n *Node) HookStats() HookStats {
 	if n == nil || n.disp == nil {
