@@ -8,7 +8,7 @@
 // by hand and against plain natsmesh.
 //
 //	go run ./examples/bench                    # the full run, about 2.5 minutes (2m11s-2m31s measured)
-//	go run ./examples/bench -quick             # a rough run, about 25 s
+//	go run ./examples/bench -quick             # a rough run, about 30 s
 //	go run ./examples/bench -svg out.svg       # where the plot goes ("" for none)
 //	go run ./examples/bench -markdown          # the "Latest run" section of BENCHMARKS.md
 //
@@ -71,7 +71,7 @@ var (
 )
 
 func main() {
-	q := flag.Bool("quick", false, "a rough run, about 25 s: fewer node counts and repetitions")
+	q := flag.Bool("quick", false, "a rough run, about 30 s: fewer node counts and repetitions")
 	svg := flag.String("svg", "docs/formation.svg", `where to write the formation plot ("" for none)`)
 	nodes := flag.String("nodes", "", "node counts for the formation plot, comma-separated (default 3,6,9,16,32; -quick 3,9,32)")
 	reps := flag.Int("reps", 0, "formations per node count and side (default 10; -quick 3)")
