@@ -134,8 +134,10 @@ type SeedError struct {
 	Err error
 }
 
+// Error returns Err's message.
 func (e *SeedError) Error() string { return e.Err.Error() }
 
+// Unwrap returns Err, so that errors.Is matches ErrSeed.
 func (e *SeedError) Unwrap() error { return e.Err }
 
 // ParseSeeds parses a node's seed route URLs with ParseSeed: seed (none

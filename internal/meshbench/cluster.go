@@ -65,6 +65,7 @@ const (
 	RawOneRoute
 )
 
+// String returns the kind's name as benchmarks and tables print it, e.g. "raw" or "mesh+hooks".
 func (k Kind) String() string {
 	switch k {
 	case Raw:

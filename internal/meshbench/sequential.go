@@ -12,6 +12,7 @@ const (
 	Sequential
 )
 
+// String returns "sequential" or "concurrent".
 func (o Order) String() string {
 	if o == Sequential {
 		return "sequential"
