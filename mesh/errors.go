@@ -15,8 +15,11 @@ var (
 	ErrSubject = errors.New("natsmesh: bad subject")
 
 	// ErrServer wraps errors nats-server reported while starting (a
-	// listener that could not bind, a configuration it refused), and the
-	// fatal errors that stop a running node (see Node.Err).
+	// configuration it refused, a listener that failed for a reason no
+	// option explains), and the fatal errors that stop a running node
+	// (see Node.Err). A port in use or a host that is no local address is
+	// reported instead as an options.FieldError naming the option (it
+	// matches options.ErrInvalid, not ErrServer).
 	ErrServer = errors.New("natsmesh: nats-server failed")
 
 	// ErrServerStopped is matched by Node.Err when the node's nats-server
