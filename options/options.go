@@ -216,7 +216,8 @@ type Options struct {
 
 	// ServerOptions, if set, is called with the nats-server options the
 	// node is about to start with, to adjust what this package does not
-	// cover (limits, TLS, JetStream). Changing names, ports, routes or
+	// cover (limits such as JetStream's memory and disk, leafnode,
+	// websocket and MQTT listeners). Changing names, ports, routes or
 	// accounts breaks what the package relies on.
 	ServerOptions func(*server.Options)
 
