@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 	"github.com/natsmesh/natsmesh/mesh"
 	"github.com/natsmesh/natsmesh/mesh/meshtest"
 	"github.com/natsmesh/natsmesh/options"
@@ -216,7 +218,8 @@ func routeMsgs(t *testing.T, node *mesh.Node, id string) int64 {
 }
 
 // TestBadInput: Start refuses bad options with an error naming the field
-// and the value, panics on nothing, and leaves nothing running.
+// and the value, panics on nothing, leaves nothing running, and reports
+// the failure once: as its error, with no error logged besides.
 func TestBadInput(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -254,6 +257,8 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			check := noGoroutineLeak(t)
+			var logs syncbuf.Buffer
+			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			n, err := mesh.Start(tt.opts)
 			if n != nil {
 				n.Shutdown()
@@ -267,6 +272,7 @@ func TestBadInput(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 			assert.NotContains(t, err.Error(), "secret")
+			assert.NotContains(t, logs.String(), "level=ERROR", "the error is Start's to report")
 			if tt.opts.Port > 0 && tt.opts.Port <= 65535 && tt.opts.Port != busyPort {
 				assert.True(t, portFree(tt.opts.Port), "port %d left listening", tt.opts.Port)
 			}

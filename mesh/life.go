@@ -62,18 +62,26 @@ func (n *Node) watchServer() {
 		close(stopped)
 	}()
 	go func() {
+		// f is nats-server's, or runRuntime's "natsmesh: ..." (whose
+		// prefix err already has). It is logged only below (see Fatalf).
+		fatal := func(f string) error {
+			return fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), strings.TrimPrefix(f, errprefix.Prefix))
+		}
 		var err error
 		select {
 		case <-stopped:
 			select {
-			case <-n.closed: // the node's own Shutdown or Leave
+			case f := <-n.log.fatalCh: // a fatal error came first
+				err = fatal(f)
 			default:
-				err = fmt.Errorf("%w: node %s", ErrServerStopped, n.Name())
+				select {
+				case <-n.closed: // the node's own Shutdown or Leave
+				default:
+					err = fmt.Errorf("%w: node %s", ErrServerStopped, n.Name())
+				}
 			}
 		case f := <-n.log.fatalCh:
-			// f is nats-server's, or runRuntime's "natsmesh: ..."
-			// (whose prefix err already has).
-			err = fmt.Errorf("%w: node %s: %s", ErrServer, n.Name(), strings.TrimPrefix(f, errprefix.Prefix))
+			err = fatal(f)
 		}
 		if err != nil {
 			n.log.log.Error("natsmesh: node stopped", "err", err)

@@ -33,6 +33,10 @@ type serverLog struct {
 	redact       *redactor        // nil: only CONNECT lines are cut down
 
 	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
+	// aborting: a Start that failed is taking its server down; the
+	// failure is Start's error, and what the server logs meanwhile about
+	// errors is its consequence (slog.LevelDebug).
+	aborting atomic.Bool
 
 	// onClash hears of a refused route: the node at remote (ip:port) has
 	// this node's name; dialled tells whether this node dialled it.
@@ -112,6 +116,17 @@ func (l *serverLog) Warnf(format string, v ...any) {
 // this node's name is logged in words that say what happened. A client
 // refused for its credentials is logged at slog.LevelWarn.
 func (l *serverLog) Errorf(format string, v ...any) {
+	// A fatal error that comes while nats-server shuts down it logs as
+	// Errorf(format, v), its arguments in one slice: spread them.
+	if len(v) == 1 {
+		if inner, ok := v[0].([]any); ok {
+			v = inner
+		}
+	}
+	if l.aborting.Load() {
+		l.emit(slog.LevelDebug, format, v)
+		return
+	}
 	level := slog.LevelError
 	msg := fmt.Sprintf(format, v...)
 	switch {
@@ -153,17 +168,24 @@ func (l *serverLog) Errorf(format string, v ...any) {
 	l.emit(level, format, v, attrs...)
 }
 
-// Fatalf logs at slog.LevelError and records the failure; nats-server calls
-// it when a listener cannot bind, and Start turns it into an error.
+// Fatalf records a failure; nats-server calls it when a listener cannot
+// bind. The first one is reported once, not logged here: while the node
+// starts, Start returns it as its error; later, the node stops and logs
+// it ("natsmesh: node stopped", see watchServer) and Err returns it. Any
+// after the first are logged at slog.LevelError.
 func (l *serverLog) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	l.mu.Lock()
 	l.fatals = append(l.fatals, msg)
 	l.mu.Unlock()
-	l.log.Error(msg, "fatal", true)
 	select {
 	case l.fatalCh <- msg:
 	default:
+		if l.aborting.Load() {
+			l.log.Debug(msg, "fatal", true)
+			return
+		}
+		l.log.Error(msg, "fatal", true)
 	}
 }
 

@@ -1,12 +1,15 @@
 package mesh
 
 import (
+	"errors"
 	"log/slog"
 	"net/url"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/natsmesh/natsmesh/internal/syncbuf"
 )
 
 func TestJetStreamLevel(t *testing.T) {
@@ -56,6 +59,33 @@ func TestDialledPeerHungUp(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, l.dialledPeerHungUp(tt.msg))
+		})
+	}
+}
+
+// TestFatalWhileStopping: nats-server logs a fatal error that comes while
+// it shuts down as Errorf(format, v), its arguments in one slice; the line
+// reads as nats-server meant it. While a failed Start takes its server
+// down, such lines (the failure is Start's error) are debug, not errors.
+func TestFatalWhileStopping(t *testing.T) {
+	tests := []struct {
+		name     string
+		aborting bool
+		want     string
+	}{
+		{"running", false, "level=ERROR"},
+		{"a failed start aborting", true, "level=DEBUG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncbuf.Buffer
+			l := newServerLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil)
+			l.aborting.Store(tt.aborting)
+			args := []any{4248, errors.New("bind: address already in use")}
+			l.Errorf("Error listening on router port: %d - %v", args)
+			out := logs.String()
+			assert.Contains(t, out, `msg="Error listening on router port: 4248 - bind: address already in use"`)
+			assert.Contains(t, out, tt.want)
 		})
 	}
 }

@@ -161,6 +161,7 @@ func checkListeners(n config) error {
 
 // abort undoes a Start that failed after the server was created.
 func (n *Node) abort() {
+	n.log.aborting.Store(true)
 	n.disp.stop()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
