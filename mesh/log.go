@@ -33,10 +33,12 @@ type serverLog struct {
 	redact       *redactor        // nil: only CONNECT lines are cut down
 
 	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
-	// aborting: a Start that failed is taking its server down; the
-	// failure is Start's error, and what the server logs meanwhile about
-	// errors is its consequence (slog.LevelDebug).
-	aborting atomic.Bool
+	// starting: Start waits for the listeners, and a fatal error now
+	// is part of its error. aborting: a Start that failed is taking its
+	// server down; what the server logs meanwhile about errors is a
+	// consequence of the failure. Either way such lines are
+	// slog.LevelDebug: the failure is reported once, by Start.
+	starting, aborting atomic.Bool
 
 	// onClash hears of a refused route: the node at remote (ip:port) has
 	// this node's name; dialled tells whether this node dialled it.
@@ -58,7 +60,9 @@ func newServerLog(l *slog.Logger, name string, onRoute func()) *serverLog {
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name}
+	sl := &serverLog{log: l.With("node", name), onRoute: onRoute, fatalCh: make(chan string, 1), name: name}
+	sl.starting.Store(true)
+	return sl
 }
 
 func (l *serverLog) enabled(level slog.Level) bool {
@@ -172,7 +176,8 @@ func (l *serverLog) Errorf(format string, v ...any) {
 // bind. The first one is reported once, not logged here: while the node
 // starts, Start returns it as its error; later, the node stops and logs
 // it ("natsmesh: node stopped", see watchServer) and Err returns it. Any
-// after the first are logged at slog.LevelError.
+// after the first are logged at slog.LevelError, or at slog.LevelDebug
+// while they are part of a failed Start (starting, aborting).
 func (l *serverLog) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	l.mu.Lock()
@@ -180,13 +185,14 @@ func (l *serverLog) Fatalf(format string, v ...any) {
 	l.mu.Unlock()
 	select {
 	case l.fatalCh <- msg:
+		return
 	default:
-		if l.aborting.Load() {
-			l.log.Debug(msg, "fatal", true)
-			return
-		}
-		l.log.Error(msg, "fatal", true)
 	}
+	if l.starting.Load() || l.aborting.Load() {
+		l.log.Debug(msg, "fatal", true)
+		return
+	}
+	l.log.Error(msg, "fatal", true)
 }
 
 // Debugf logs at slog.LevelDebug.

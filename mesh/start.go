@@ -100,6 +100,8 @@ func Start(o options.Options) (*Node, error) {
 		}
 		return nil, err
 	}
+	// From here a fatal error is no longer part of Start's (see Fatalf).
+	sl.starting.Store(false)
 	if err := sec.waitMinted(); err != nil {
 		node.abort()
 		return nil, err
