@@ -34,10 +34,11 @@ type serverLog struct {
 
 	decommissioning atomic.Bool // JetStream's "removed from the cluster" is expected
 	// starting: Start waits for the listeners, and a fatal error now
-	// is part of its error. aborting: a Start that failed is taking its
-	// server down; what the server logs meanwhile about errors is a
-	// consequence of the failure. Either way such lines are
-	// slog.LevelDebug: the failure is reported once, by Start.
+	// is part of its error (Fatalf). aborting: a Start that failed is
+	// taking its server down; a fatal error the server logs meanwhile
+	// (as an error, see Errorf) is a consequence of the failure. Either
+	// way such lines are slog.LevelDebug: the failure is reported once,
+	// by Start.
 	starting, aborting atomic.Bool
 
 	// onClash hears of a refused route: the node at remote (ip:port) has
@@ -121,15 +122,17 @@ func (l *serverLog) Warnf(format string, v ...any) {
 // refused for its credentials is logged at slog.LevelWarn.
 func (l *serverLog) Errorf(format string, v ...any) {
 	// A fatal error that comes while nats-server shuts down it logs as
-	// Errorf(format, v), its arguments in one slice: spread them.
+	// Errorf(format, v), its arguments in one slice: spread them. While
+	// a failed Start takes its server down, such a fatal error is a
+	// consequence of the failure: debug.
 	if len(v) == 1 {
 		if inner, ok := v[0].([]any); ok {
+			if l.aborting.Load() {
+				l.emit(slog.LevelDebug, format, inner, "fatal", true)
+				return
+			}
 			v = inner
 		}
-	}
-	if l.aborting.Load() {
-		l.emit(slog.LevelDebug, format, v)
-		return
 	}
 	level := slog.LevelError
 	msg := fmt.Sprintf(format, v...)
@@ -177,7 +180,7 @@ func (l *serverLog) Errorf(format string, v ...any) {
 // starts, Start returns it as its error; later, the node stops and logs
 // it ("natsmesh: node stopped", see watchServer) and Err returns it. Any
 // after the first are logged at slog.LevelError, or at slog.LevelDebug
-// while they are part of a failed Start (starting, aborting).
+// while they are part of Start's failing listeners (starting).
 func (l *serverLog) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	l.mu.Lock()
@@ -188,7 +191,10 @@ func (l *serverLog) Fatalf(format string, v ...any) {
 		return
 	default:
 	}
-	if l.starting.Load() || l.aborting.Load() {
+	// While a failed Start takes its server down, nats-server logs a
+	// fatal error as an error (see Errorf); one that still reaches Fatalf
+	// came before, and is no consequence of that failure.
+	if l.starting.Load() {
 		l.log.Debug(msg, "fatal", true)
 		return
 	}

@@ -66,26 +66,61 @@ func TestDialledPeerHungUp(t *testing.T) {
 // TestFatalWhileStopping: nats-server logs a fatal error that comes while
 // it shuts down as Errorf(format, v), its arguments in one slice; the line
 // reads as nats-server meant it. While a failed Start takes its server
-// down, such lines (the failure is Start's error) are debug, not errors.
+// down, such lines (the failure is Start's error) are debug; other errors
+// then are still errors.
 func TestFatalWhileStopping(t *testing.T) {
+	packed := []any{[]any{4248, errors.New("bind: address already in use")}}
 	tests := []struct {
 		name     string
 		aborting bool
+		args     []any
 		want     string
 	}{
-		{"running", false, "level=ERROR"},
-		{"a failed start aborting", true, "level=DEBUG"},
+		{"fatal while running", false, packed, "level=ERROR"},
+		{"fatal while a failed start aborts", true, packed, "level=DEBUG"},
+		{"other error while a failed start aborts", true, []any{4248, errors.New("bind: address already in use")}, "level=ERROR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncbuf.Buffer
 			l := newServerLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil)
 			l.aborting.Store(tt.aborting)
-			args := []any{4248, errors.New("bind: address already in use")}
-			l.Errorf("Error listening on router port: %d - %v", args)
+			l.Errorf("Error listening on router port: %d - %v", tt.args...)
 			out := logs.String()
 			assert.Contains(t, out, `msg="Error listening on router port: 4248 - bind: address already in use"`)
 			assert.Contains(t, out, tt.want)
+		})
+	}
+}
+
+// TestFatalAfterFirst: the first fatal error goes to the node's watch (or
+// Start), unlogged; a later one is debug while it is part of a failed
+// Start's listeners (starting), and an error otherwise, also while a Start
+// that failed after its listeners were up takes its server down: such a
+// fatal did not cause that failure, and nothing else reports it.
+func TestFatalAfterFirst(t *testing.T) {
+	tests := []struct {
+		name               string
+		starting, aborting bool
+		want               string
+	}{
+		{"listeners failing", true, false, "level=DEBUG"},
+		{"listeners failed, aborting", true, true, "level=DEBUG"},
+		{"running", false, false, "level=ERROR"},
+		{"aborting after the listeners were up", false, true, "level=ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncbuf.Buffer
+			l := newServerLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil)
+			l.starting.Store(tt.starting)
+			l.aborting.Store(tt.aborting)
+			l.Fatalf("first %d", 1)
+			assert.Empty(t, logs.String(), "the first fatal error is reported by its reader")
+			l.Fatalf("second %d", 2)
+			assert.Contains(t, logs.String(), `msg="second 2"`)
+			assert.Contains(t, logs.String(), tt.want)
+			assert.Equal(t, "first 1", <-l.fatalCh)
 		})
 	}
 }

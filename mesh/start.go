@@ -167,6 +167,17 @@ func (n *Node) abort() {
 	n.disp.stop()
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
+	// A fatal error that came once the listeners were up is not the
+	// error Start returns now: log it rather than lose it. Looked for
+	// only now that the server is down: one may come until it began to
+	// shut down (from then on nats-server logs them as errors).
+	if !n.log.starting.Load() {
+		select {
+		case f := <-n.log.fatalCh:
+			n.log.log.Error(f, "fatal", true)
+		default:
+		}
+	}
 	n.js.stop(n.log.log)
 }
 
