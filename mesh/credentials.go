@@ -3,6 +3,7 @@ package mesh
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"regexp"
 	"slices"
 	"sync/atomic"
 
@@ -108,4 +109,20 @@ func (a *loginsFirst) Check(c server.ClientAuthentication) bool {
 		return true
 	}
 	return a.app.Check(c)
+}
+
+// bcryptHash is what nats-server takes for a bcrypt hash of a password.
+var bcryptHash = regexp.MustCompile(`^\$2[abxy]\$\d{2}\$.*`)
+
+// appPlaintext tells whether the application gave a password that is no
+// bcrypt hash: nats-server's advice to hash passwords is then about the
+// application's.
+func appPlaintext(n config) bool {
+	users := append(slices.Clip(n.Users), n.SystemUser)
+	for _, u := range users {
+		if u.Password != "" && !bcryptHash.MatchString(u.Password) {
+			return true
+		}
+	}
+	return false
 }

@@ -187,3 +187,32 @@ func TestOperatorCannotHideFromClientHooks(t *testing.T) {
 		t.Fatal("ClientConnected was not called for the operator's connection")
 	}
 }
+
+// TestPlaintextAdviceIsTheApplications: nats-server's advice to hash
+// passwords is news at Info only when the application gave a password as
+// it is; the node's own random logins, which every node has, do not make
+// every start advise it.
+func TestPlaintextAdviceIsTheApplications(t *testing.T) {
+	hashShaped := "$2a$11$" + strings.Repeat("x", 53) // bcrypt's shape, no real hash
+	tests := []struct {
+		name   string
+		opts   options.Options
+		advice bool
+	}{
+		{"no application passwords", options.Options{}, false},
+		{"a user's password as it is", options.Options{Users: []options.User{alice}}, true},
+		{"a user's bcrypt hash", options.Options{Users: []options.User{{Name: "bob", Password: hashShaped}}}, false},
+		{"the system user's password as it is", options.Options{SystemUser: options.User{Name: "op", Password: "op-Pw-7xq-long"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncbuf.Buffer
+			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			n, err := Start(tt.opts)
+			require.NoError(t, err)
+			n.Shutdown()
+			assert.Equal(t, tt.advice, strings.Contains(logs.String(), cuePlaintextPasswords), "advice at Info: %v", tt.advice)
+		})
+	}
+}

@@ -40,6 +40,9 @@ type serverLog struct {
 	// way such lines are slog.LevelDebug: the failure is reported once,
 	// by Start.
 	starting, aborting atomic.Bool
+	// appPlaintext: the application gave a password that is no bcrypt
+	// hash (Options.Users, SystemUser); set before the server starts.
+	appPlaintext bool
 
 	// onClash hears of a refused route: the node at remote (ip:port) has
 	// this node's name; dialled tells whether this node dialled it.
@@ -98,11 +101,17 @@ func (l *serverLog) Noticef(format string, v ...any) {
 }
 
 // Warnf logs at slog.LevelWarn, except nats-server's advice to hash the
-// passwords of Options.Users, which the application chose to give as
-// they are (slog.LevelInfo).
+// passwords: slog.LevelInfo when the application gave passwords as they
+// are (Options.Users, SystemUser), which it chose to do; slog.LevelDebug
+// when the only ones are the node's own, random logins, which the advice
+// does not concern.
 func (l *serverLog) Warnf(format string, v ...any) {
 	if strings.HasPrefix(format, cuePlaintextPasswords) {
-		l.emit(slog.LevelInfo, format, v)
+		level := slog.LevelDebug
+		if l.appPlaintext {
+			level = slog.LevelInfo
+		}
+		l.emit(level, format, v)
 		return
 	}
 	if report, suppressed := l.routeProblem(format, v, true); report {

@@ -59,6 +59,7 @@ func Start(o options.Options) (*Node, error) {
 	node.done = make(chan struct{})
 	sl := newServerLog(n.Logger, n.Name, node.routeActivity)
 	sl.redact = newRedactor(n, creds.pass, app.pass)
+	sl.appPlaintext = appPlaintext(n)
 	node.log = sl
 	sl.onClash = node.noteClash
 	node.joiner = newJoiner(node)
