@@ -196,8 +196,8 @@ func (js *jetStreamState) stop(log *slog.Logger) {
 // JetStream returns a handle of github.com/nats-io/nats.go/jetstream over
 // this node's in-process JetStream connection, made on first use and
 // closed at Shutdown or Leave. opts are passed to jetstream.New. It returns
-// ErrNoJetStream if the node runs without Options.JetStream, ErrShutdown
-// once the node has stopped.
+// ErrNoJetStream if the node runs without Options.JetStream (stopped or
+// not), ErrShutdown once a node with JetStream has stopped.
 //
 // The handle works as soon as Start returns, but JetStream API calls fail
 // with "JetStream system temporarily unavailable" until the meta group has

@@ -77,11 +77,10 @@ func Name(i int) string {
 // Start starts n nodes: node 0 first, then the others concurrently, each
 // given node 0's route URL as its seed. It returns once every node sees the
 // n-1 others, and registers a cleanup that shuts them all down. The nodes
-// share a cluster name of their own (Options.Cluster, "meshtest-" and
-// random letters; an Option may set another), so that meshes of parallel
-// tests never route into each other. It fails
-// the test if a node cannot start or the mesh does not form within
-// FormTimeout.
+// share a cluster name of their own (Options.Cluster, "meshtest-" and ten
+// random characters; an Option may set another), so that meshes of
+// parallel tests never route into each other. It fails the test if a node
+// cannot start or the mesh does not form within FormTimeout.
 func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	c, err := Form(n, opts...)
