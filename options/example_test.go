@@ -29,3 +29,26 @@ func ExampleFromArgs() {
 	// natsmesh: invalid option --http_port="5222": is also -p (on --addr "127.0.0.1"): two listeners cannot share a port
 	// flag: --http_port matches ErrInvalid: true
 }
+
+// Secrets come from the environment (a container's, a systemd unit's)
+// rather than the command line, where any local user can read them. A
+// program passes os.LookupEnv; here a map stands in for the environment.
+// Errors name the variable, never its value.
+func ExampleFromArgsEnv() {
+	env := map[string]string{options.EnvSecret: options.NewSecret()}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	o, err := options.FromArgsEnv([]string{"-cluster", "nats://localhost:5248"}, lookup)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("routes sealed:", o.Secret != "")
+	// node, err := mesh.Start(o)
+
+	env[options.EnvPass] = "a password without its --user"
+	_, err = options.FromArgsEnv(nil, lookup)
+	fmt.Println(err)
+	// Output:
+	// routes sealed: true
+	// natsmesh: invalid option NATSMESH_PASS="": is a password for --user, which is not given
+}
