@@ -122,10 +122,7 @@ func TestAloneMeansNoRoute(t *testing.T) {
 	routed, err := Start(options.Options{Name: "routed", Cluster: "alone-means-no-route", Seed: "nats://" + s.ClusterAddr().String()})
 	require.NoError(t, err)
 	t.Cleanup(routed.Shutdown)
-	deadline := time.Now().Add(10 * time.Second)
-	for routed.Server().NumRoutes() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a route to the undescribed server", func() bool { return routed.Server().NumRoutes() > 0 })
 	require.Positive(t, routed.Server().NumRoutes(), "route to the undescribed server")
 	assert.Empty(t, routed.Peers(), "the undescribed server is no peer")
 	assert.False(t, routed.joiner.alone(), "a node with a route is not alone")
@@ -164,10 +161,7 @@ func TestAloneStopsMidDiscover(t *testing.T) {
 	n, err := Start(options.Options{Name: "a", Cluster: "alone-stops-mid-discover",
 		Seed: "nats://127.0.0.1:1", SeedProvider: p, DiscoverTimeout: time.Hour, Logger: logger})
 	require.NoError(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for p.calls.Load() < p.stallAt && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the joiner's stalled Discover call", func() bool { return p.calls.Load() >= p.stallAt })
 	require.Equal(t, p.stallAt, p.calls.Load(), "the joiner is in its stalled Discover call")
 	before := len(logs.String())
 	n.Shutdown()

@@ -82,8 +82,7 @@ func TestFatalWhileStopping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncbuf.Buffer
-			l := newServerLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil)
+			l, logs := debugServerLog()
 			l.aborting.Store(tt.aborting)
 			l.Errorf("Error listening on router port: %d - %v", tt.args...)
 			out := logs.String()
@@ -111,8 +110,7 @@ func TestFatalAfterFirst(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncbuf.Buffer
-			l := newServerLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil)
+			l, logs := debugServerLog()
 			l.starting.Store(tt.starting)
 			l.aborting.Store(tt.aborting)
 			l.Fatalf("first %d", 1)
@@ -123,4 +121,11 @@ func TestFatalAfterFirst(t *testing.T) {
 			assert.Equal(t, "first 1", <-l.fatalCh)
 		})
 	}
+}
+
+// debugServerLog returns a serverLog of node "a" that writes every level,
+// debug included, to the buffer it also returns.
+func debugServerLog() (*serverLog, *syncbuf.Buffer) {
+	logs := &syncbuf.Buffer{}
+	return newServerLog(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "a", nil), logs
 }
